@@ -1,0 +1,304 @@
+//! The Prometheus pull bridge: `GET /metrics` over HTTP/1.1 on the telemetry runtime.
+//!
+//! Serves what opentelemetry-prometheus collects as `text/plain; version=0.0.4;
+//! charset=utf-8` (Prometheus 3 refuses other types), gzip when the client accepts it,
+//! optional bearer or basic authentication compared in constant time, and limits on
+//! connections, request-head size and the time a client may take to send its head.
+
+use std::convert::Infallible;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use prometheus::{Encoder, TextEncoder};
+use subtle::ConstantTimeEq;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+
+use crate::catalog::telemetry::ScrapeOutcome;
+use crate::config::{BridgeAuth, PrometheusConfig};
+use crate::health::Health;
+
+/// The content type Prometheus expects for the text exposition format.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Longest a connection may stay open; keeps idle keep-alive connections from holding slots.
+const MAX_CONNECTION_AGE: Duration = Duration::from_secs(60);
+
+/// What each request needs.
+struct Shared {
+    registry: prometheus::Registry,
+    expected_authorization: Option<(Vec<u8>, &'static str)>,
+    health: Arc<Health>,
+}
+
+/// A running bridge; stops when dropped or at [`BridgeHandle::stop`].
+#[derive(Debug)]
+pub(crate) struct BridgeHandle {
+    local_addr: SocketAddr,
+    stop: watch::Sender<bool>,
+}
+
+impl BridgeHandle {
+    pub(crate) fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub(crate) fn stop(&self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+impl Drop for BridgeHandle {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Starts serving `registry` on an already-bound listener.
+pub(crate) fn serve(
+    listener: std::net::TcpListener,
+    config: &PrometheusConfig,
+    registry: prometheus::Registry,
+    health: Arc<Health>,
+    runtime: &tokio::runtime::Handle,
+) -> std::io::Result<BridgeHandle> {
+    let local_addr = listener.local_addr()?;
+    listener.set_nonblocking(true)?;
+    let listener = {
+        let _guard = runtime.enter();
+        TcpListener::from_std(listener)?
+    };
+    let shared = Arc::new(Shared {
+        registry,
+        expected_authorization: config.auth.as_ref().map(expected_authorization),
+        health,
+    });
+    let (stop, stopped) = watch::channel(false);
+    let slots = Arc::new(Semaphore::new(config.max_connections));
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(config.header_read_timeout)
+        .max_buf_size(config.max_header_bytes);
+    runtime.spawn(accept_loop(listener, http, slots, shared, stopped));
+    tracing::info!(%local_addr, "Prometheus bridge serving /metrics");
+    Ok(BridgeHandle { local_addr, stop })
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    http: hyper::server::conn::http1::Builder,
+    slots: Arc<Semaphore>,
+    shared: Arc<Shared>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = stopped.changed() => return,
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(error) => {
+                    tracing::warn!(%error, "Prometheus bridge accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            tracing::debug!(%peer, "Prometheus bridge at its connection limit; closing");
+            continue; // dropping the stream closes it
+        };
+        let shared = shared.clone();
+        let connection = http.serve_connection(
+            TokioIo::new(stream),
+            hyper::service::service_fn(move |request| handle(shared.clone(), request)),
+        );
+        let mut stopped = stopped.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = connection => {}
+                _ = tokio::time::sleep(MAX_CONNECTION_AGE) => {}
+                _ = stopped.changed() => {}
+            }
+            drop(permit);
+        });
+    }
+}
+
+/// The `Authorization` header value a client must send, and the challenge scheme.
+fn expected_authorization(auth: &BridgeAuth) -> (Vec<u8>, &'static str) {
+    match auth {
+        BridgeAuth::Bearer(token) => (format!("Bearer {token}").into_bytes(), "Bearer"),
+        BridgeAuth::Basic { user, password } => {
+            let encoded =
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+            (format!("Basic {encoded}").into_bytes(), "Basic")
+        }
+    }
+}
+
+async fn handle(
+    shared: Arc<Shared>,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let started = Instant::now();
+    if request.uri().path() != "/metrics" {
+        shared.health.scrape_served(ScrapeOutcome::NotFound, None);
+        return Ok(plain(
+            StatusCode::NOT_FOUND,
+            "not found; metrics are at /metrics\n",
+        ));
+    }
+    if request.method() != Method::GET && request.method() != Method::HEAD {
+        shared
+            .health
+            .scrape_served(ScrapeOutcome::MethodNotAllowed, None);
+        let mut response = plain(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD\n");
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return Ok(response);
+    }
+    if let Some((expected, scheme)) = &shared.expected_authorization {
+        let given = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .map(HeaderValue::as_bytes)
+            .unwrap_or_default();
+        if !bool::from(given.ct_eq(expected.as_slice())) {
+            shared
+                .health
+                .scrape_served(ScrapeOutcome::Unauthorized, None);
+            let mut response = plain(StatusCode::UNAUTHORIZED, "unauthorized\n");
+            let challenge = format!("{scheme} realm=\"metrics\"");
+            if let Ok(value) = HeaderValue::from_str(&challenge) {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, value);
+            }
+            return Ok(response);
+        }
+    }
+    let gzip = accepts_gzip(request.headers());
+    let head_only = request.method() == Method::HEAD;
+    let registry = shared.registry.clone();
+    // Collection runs every observable callback and encoding is CPU work: keep both off
+    // the runtime's worker.
+    let encoded = tokio::task::spawn_blocking(move || encode(&registry, gzip)).await;
+    let (outcome, response) = match encoded {
+        Ok(Ok(body)) => {
+            let mut response = Response::new(Full::new(if head_only {
+                Bytes::new()
+            } else {
+                body.into()
+            }));
+            response
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+            if gzip {
+                response
+                    .headers_mut()
+                    .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            }
+            (ScrapeOutcome::Ok, response)
+        }
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "Prometheus bridge could not encode metrics");
+            (
+                ScrapeOutcome::Error,
+                plain(StatusCode::INTERNAL_SERVER_ERROR, "encoding failed\n"),
+            )
+        }
+        Err(error) => {
+            tracing::warn!(%error, "Prometheus bridge collection task failed");
+            (
+                ScrapeOutcome::Error,
+                plain(StatusCode::INTERNAL_SERVER_ERROR, "collection failed\n"),
+            )
+        }
+    };
+    shared
+        .health
+        .scrape_served(outcome, Some(started.elapsed()));
+    Ok(response)
+}
+
+/// Gathers and encodes the registry, gzipped when asked.
+fn encode(
+    registry: &prometheus::Registry,
+    gzip: bool,
+) -> Result<Vec<u8>, Box<dyn std::error::Error + Send + Sync>> {
+    let families = registry.gather();
+    let mut text = Vec::with_capacity(64 * 1024);
+    TextEncoder::new().encode(&families, &mut text)?;
+    if !gzip {
+        return Ok(text);
+    }
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(text.len() / 4),
+        flate2::Compression::fast(),
+    );
+    encoder.write_all(&text)?;
+    Ok(encoder.finish()?)
+}
+
+/// Whether `Accept-Encoding` lists gzip with a non-zero quality.
+fn accepts_gzip(headers: &hyper::HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|value| {
+            value.split(',').any(|item| {
+                let mut parts = item.split(';').map(str::trim);
+                let coding = parts.next().unwrap_or_default();
+                let refused = parts.any(|p| {
+                    p.strip_prefix("q=")
+                        .and_then(|q| q.trim().parse::<f32>().ok())
+                        == Some(0.0)
+                });
+                (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
+            })
+        })
+}
+
+fn plain(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gzip_negotiation() {
+        let cases = [
+            ("gzip", true),
+            ("deflate, gzip;q=0.5", true),
+            ("gzip;q=0", false),
+            ("gzip;q=0.0", false),
+            ("identity", false),
+            ("*", true),
+            ("br", false),
+        ];
+        for (value, expected) in cases {
+            let mut headers = hyper::HeaderMap::new();
+            headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static(value));
+            assert_eq!(accepts_gzip(&headers), expected, "{value}");
+        }
+        assert!(!accepts_gzip(&hyper::HeaderMap::new()));
+    }
+}

@@ -1,0 +1,14 @@
+//! The node's metric catalog: every typed definition, grouped by component, and the
+//! [`registry`] that lists them all.
+//!
+//! Components build their instrumentation from these definitions (see
+//! `docs/architecture.md`); `docs/metrics.md` is generated from [`registry`].
+
+pub mod telemetry;
+
+use crate::MetricInfo;
+
+/// Every metric definition of the catalog, grouped by component in a stable order.
+pub fn registry() -> Vec<&'static MetricInfo> {
+    [telemetry::ALL].into_iter().flatten().copied().collect()
+}

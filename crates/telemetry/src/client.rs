@@ -1,0 +1,500 @@
+//! [`TelemetryClient`]: the handle every component receives, and its builder.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::Duration;
+
+use opentelemetry::metrics::MeterProvider as _;
+use opentelemetry::{InstrumentationScope, KeyValue};
+use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Stream};
+
+use crate::bridge::{self, BridgeHandle};
+use crate::config::{ConfigError, OtlpConfig, PrometheusConfig, TelemetryConfig};
+use crate::health::{ExportStatus, Freshness, FreshnessRegistry, Health};
+use crate::meter::ComponentMeter;
+use crate::otlp::InstrumentedExporter;
+use crate::resource;
+use crate::testing::SharedReader;
+
+/// Why [`TelemetryClient::shutdown`] did not complete cleanly.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ShutdownError {
+    /// The final flush did not finish within the shutdown timeout.
+    #[error("telemetry shutdown did not finish within {0:?}; the last interval may be lost")]
+    Timeout(Duration),
+    /// The SDK reported an error (for example, the final export failed).
+    #[error("telemetry shutdown: {0}")]
+    Sdk(String),
+}
+
+/// The telemetry handle a node hands to its components. Cheap to clone.
+///
+/// Built from code with [`TelemetryClient::builder`] or from the environment with
+/// [`TelemetryBuilder::with_env`]. With no exporter configured, or `OTEL_SDK_DISABLED=true`,
+/// it is the no-op client: instruments it creates hold nothing and a call is one branch.
+/// No process-global state is touched unless [`TelemetryClient::install_global`] is called.
+///
+/// ```
+/// let client = telemetry::TelemetryClient::builder("my-node")
+///     .prometheus("127.0.0.1:0".parse().unwrap())
+///     .build()
+///     .expect("valid configuration");
+/// assert!(client.is_enabled());
+/// let addr = client.prometheus_addr().unwrap();
+/// client.shutdown().unwrap();
+/// # let _ = addr;
+/// ```
+#[derive(Clone, Default)]
+pub struct TelemetryClient {
+    pipeline: Option<Arc<Pipeline>>,
+}
+
+impl std::fmt::Debug for TelemetryClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TelemetryClient")
+            .field("enabled", &self.is_enabled())
+            .finish()
+    }
+}
+
+/// What components need from a live pipeline when they create instruments.
+pub(crate) struct Shared {
+    pub(crate) health: Arc<Health>,
+    pub(crate) include: Vec<String>,
+    pub(crate) exclude: Vec<String>,
+    /// Cardinality limit per metric name, read by the provider's view at instrument creation.
+    pub(crate) limits: Arc<RwLock<HashMap<&'static str, usize>>>,
+}
+
+impl Shared {
+    /// Whether `TELEMETRY_INCLUDE_METRICS` / `TELEMETRY_EXCLUDE_METRICS` let `name` through.
+    pub(crate) fn records(&self, name: &str) -> bool {
+        (self.include.is_empty() || self.include.iter().any(|p| name.starts_with(p.as_str())))
+            && !self.exclude.iter().any(|p| name.starts_with(p.as_str()))
+    }
+}
+
+struct Pipeline {
+    provider: SdkMeterProvider,
+    shared: Arc<Shared>,
+    freshness: FreshnessRegistry,
+    bridge: Option<BridgeHandle>,
+    runtime: Mutex<Option<tokio::runtime::Runtime>>,
+    shutdown_timeout: Duration,
+    shutdown_result: Mutex<Option<Result<(), ShutdownError>>>,
+}
+
+impl TelemetryClient {
+    /// A builder for a client whose `service.name` is `service_name`.
+    pub fn builder(service_name: impl Into<String>) -> TelemetryBuilder {
+        TelemetryBuilder {
+            config: TelemetryConfig::new(service_name),
+            reader: None,
+        }
+    }
+
+    /// The no-op client.
+    pub fn disabled() -> Self {
+        Self { pipeline: None }
+    }
+
+    /// Whether anything is recorded.
+    pub fn is_enabled(&self) -> bool {
+        self.pipeline.is_some()
+    }
+
+    /// A meter for the component `name` (e.g. `sequencer`): its instrumentation scope.
+    pub fn component(&self, name: &'static str) -> ComponentMeter {
+        self.meter(name, None)
+    }
+
+    /// A meter for one of several instances of component `name` in this process: every
+    /// series it records carries `component.instance=<instance>`, so two mempools do not
+    /// add into one series. Up to
+    /// [`MAX_COMPONENT_INSTANCES`](crate::definition::MAX_COMPONENT_INSTANCES) instances fit
+    /// each metric's cardinality limit.
+    pub fn component_instance(
+        &self,
+        name: &'static str,
+        instance: impl Into<String>,
+    ) -> ComponentMeter {
+        self.meter(
+            name,
+            Some(KeyValue::new(
+                crate::COMPONENT_INSTANCE_KEY,
+                instance.into(),
+            )),
+        )
+    }
+
+    fn meter(&self, name: &'static str, instance: Option<KeyValue>) -> ComponentMeter {
+        match &self.pipeline {
+            None => ComponentMeter::disabled(),
+            Some(pipeline) => {
+                let scope = InstrumentationScope::builder(name)
+                    .with_version(env!("CARGO_PKG_VERSION"))
+                    .build();
+                ComponentMeter::new(
+                    pipeline.provider.meter_with_scope(scope),
+                    instance,
+                    pipeline.shared.clone(),
+                )
+            }
+        }
+    }
+
+    /// A state source whose last update is exported as
+    /// `node.telemetry.source.last_update{telemetry.source=<name>}`.
+    pub fn freshness(&self, name: &str) -> Freshness {
+        match &self.pipeline {
+            None => Freshness::default(),
+            Some(pipeline) => pipeline.freshness.source(name),
+        }
+    }
+
+    /// The address the Prometheus bridge listens on, if it runs.
+    pub fn prometheus_addr(&self) -> Option<SocketAddr> {
+        self.pipeline
+            .as_ref()?
+            .bridge
+            .as_ref()
+            .map(BridgeHandle::local_addr)
+    }
+
+    /// The push pipeline's state: attempts, failures, time of the last success.
+    pub fn export_status(&self) -> ExportStatus {
+        self.pipeline
+            .as_ref()
+            .map(|p| p.shared.health.export_status())
+            .unwrap_or_default()
+    }
+
+    /// Collects and pushes now (blocks until the export finished or failed).
+    pub fn force_flush(&self) -> Result<(), ShutdownError> {
+        match &self.pipeline {
+            None => Ok(()),
+            Some(pipeline) => {
+                let provider = pipeline.provider.clone();
+                run_bounded(pipeline.shutdown_timeout, move || provider.force_flush())
+            }
+        }
+    }
+
+    /// Installs this client's provider as the OpenTelemetry global meter provider, for
+    /// libraries that use `opentelemetry::global`. Opt-in; nothing is global otherwise.
+    pub fn install_global(&self) {
+        if let Some(pipeline) = &self.pipeline {
+            opentelemetry::global::set_meter_provider(pipeline.provider.clone());
+        }
+    }
+
+    /// Flushes the last data and stops exporting, within the shutdown timeout.
+    ///
+    /// Idempotent (later calls return the first call's result) and safe from synchronous
+    /// code and from any tokio runtime flavour: the flush runs on its own thread. Dropping
+    /// the last clone of the client shuts down too.
+    pub fn shutdown(&self) -> Result<(), ShutdownError> {
+        match &self.pipeline {
+            None => Ok(()),
+            Some(pipeline) => pipeline.shutdown(),
+        }
+    }
+}
+
+impl Pipeline {
+    fn shutdown(&self) -> Result<(), ShutdownError> {
+        let mut done = self
+            .shutdown_result
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(result) = done.as_ref() {
+            return result.clone();
+        }
+        let provider = self.provider.clone();
+        let result = run_bounded(self.shutdown_timeout, move || provider.shutdown());
+        if let Some(bridge) = &self.bridge {
+            bridge.stop();
+        }
+        if let Some(runtime) = self
+            .runtime
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            runtime.shutdown_background();
+        }
+        match &result {
+            Ok(()) => tracing::debug!("telemetry shut down"),
+            Err(error) => tracing::warn!(%error, "telemetry shutdown incomplete"),
+        }
+        *done = Some(result.clone());
+        result
+    }
+}
+
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        let _ = self.shutdown();
+    }
+}
+
+/// Runs an SDK call that may block (flush, shutdown) on its own thread and waits at most
+/// `timeout`: the SDK's own shutdown ignores its timeout, and calling it from a
+/// current-thread runtime can deadlock.
+fn run_bounded(
+    timeout: Duration,
+    call: impl FnOnce() -> opentelemetry_sdk::error::OTelSdkResult + Send + 'static,
+) -> Result<(), ShutdownError> {
+    let (done, wait) = std::sync::mpsc::sync_channel(1);
+    let spawned = std::thread::Builder::new()
+        .name("telemetry-shutdown".into())
+        .spawn(move || {
+            let _ = done.send(call());
+        });
+    if let Err(error) = spawned {
+        return Err(ShutdownError::Sdk(format!(
+            "cannot start the shutdown thread: {error}"
+        )));
+    }
+    match wait.recv_timeout(timeout) {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(opentelemetry_sdk::error::OTelSdkError::AlreadyShutdown)) => Ok(()),
+        Ok(Err(error)) => Err(ShutdownError::Sdk(error.to_string())),
+        Err(_) => Err(ShutdownError::Timeout(timeout)),
+    }
+}
+
+/// Builds a [`TelemetryClient`] from code, optionally overridden by the environment.
+#[derive(Debug)]
+#[must_use = "a builder does nothing until build() is called"]
+pub struct TelemetryBuilder {
+    config: TelemetryConfig,
+    reader: Option<SharedReader>,
+}
+
+impl TelemetryBuilder {
+    /// Starts from a complete configuration.
+    pub fn from_config(config: TelemetryConfig) -> Self {
+        Self {
+            config,
+            reader: None,
+        }
+    }
+
+    /// Overrides what the process environment sets (the OpenTelemetry SDK variables and
+    /// `TELEMETRY_*`); an invalid value is an error naming the variable.
+    pub fn with_env(self) -> Result<Self, ConfigError> {
+        self.with_env_from(|name| std::env::var(name).ok())
+    }
+
+    /// Like [`TelemetryBuilder::with_env`], reading variables through `lookup`.
+    pub fn with_env_from(
+        mut self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        self.config.apply_env(lookup)?;
+        Ok(self)
+    }
+
+    /// Sets `service.version`.
+    pub fn service_version(mut self, version: impl Into<String>) -> Self {
+        self.config.service_version = Some(version.into());
+        self
+    }
+
+    /// Sets `service.instance.id` (otherwise a random UUID, stable for the process).
+    pub fn service_instance_id(mut self, id: impl Into<String>) -> Self {
+        self.config.service_instance_id = Some(id.into());
+        self
+    }
+
+    /// Sets the `node.role` resource attribute (e.g. `sequencer`, `prover`).
+    pub fn node_role(mut self, role: impl Into<String>) -> Self {
+        self.config.node_role = Some(role.into());
+        self
+    }
+
+    /// Pushes OTLP as `otlp` says.
+    pub fn otlp(mut self, otlp: OtlpConfig) -> Self {
+        self.config.otlp = Some(otlp);
+        self
+    }
+
+    /// Serves the Prometheus bridge on `listen` with default limits and no authentication.
+    pub fn prometheus(mut self, listen: SocketAddr) -> Self {
+        self.config.prometheus = Some(PrometheusConfig::new(listen));
+        self
+    }
+
+    /// Serves the Prometheus bridge as `prometheus` says.
+    pub fn prometheus_config(mut self, prometheus: PrometheusConfig) -> Self {
+        self.config.prometheus = Some(prometheus);
+        self
+    }
+
+    /// Sets the OTLP export interval.
+    pub fn export_interval(mut self, interval: Duration) -> Self {
+        self.config.export_interval = interval;
+        self
+    }
+
+    /// Bounds one whole export, retries included.
+    pub fn export_timeout(mut self, timeout: Duration) -> Self {
+        self.config.export_timeout = timeout;
+        self
+    }
+
+    /// Bounds [`TelemetryClient::shutdown`].
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.config.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Disables the client (as `OTEL_SDK_DISABLED=true` does) when `disabled`.
+    pub fn disabled(mut self, disabled: bool) -> Self {
+        self.config.disabled = disabled;
+        self
+    }
+
+    /// The configuration as it stands.
+    pub fn config(&self) -> &TelemetryConfig {
+        &self.config
+    }
+
+    /// Adds an in-memory reader (the test kit's).
+    pub(crate) fn reader(mut self, reader: SharedReader) -> Self {
+        self.reader = Some(reader);
+        self
+    }
+
+    /// Validates the configuration, binds the bridge's address, builds the exporters and
+    /// starts the pipeline. Returns the no-op client when nothing would be exported.
+    pub fn build(self) -> Result<TelemetryClient, ConfigError> {
+        let config = self.config;
+        config.validate()?;
+        if config.disabled
+            || (config.otlp.is_none() && config.prometheus.is_none() && self.reader.is_none())
+        {
+            tracing::info!(
+                disabled = config.disabled,
+                "telemetry is off (no exporter configured)"
+            );
+            return Ok(TelemetryClient::disabled());
+        }
+        // Bind first: an address that is taken is a configuration error, reported now.
+        let listener = match &config.prometheus {
+            Some(prometheus) => Some(std::net::TcpListener::bind(prometheus.listen).map_err(
+                |source| ConfigError::Bind {
+                    variable: "TELEMETRY_PROMETHEUS_ADDR".into(),
+                    addr: prometheus.listen,
+                    source,
+                },
+            )?),
+            None => None,
+        };
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("telemetry-io")
+            .enable_all()
+            .build()
+            .map_err(ConfigError::Runtime)?;
+
+        let limits: Arc<RwLock<HashMap<&'static str, usize>>> = Arc::default();
+        let view_limits = limits.clone();
+        let mut builder = SdkMeterProvider::builder()
+            .with_resource(resource::build(&config))
+            .with_view(move |instrument: &opentelemetry_sdk::metrics::Instrument| {
+                let limit = *view_limits.read().ok()?.get(instrument.name())?;
+                Stream::builder().with_cardinality_limit(limit).build().ok()
+            });
+
+        let registry = prometheus::Registry::new();
+        if config.prometheus.is_some() {
+            let exporter = opentelemetry_prometheus::exporter()
+                .with_registry(registry.clone())
+                .scope_info_enabled(false)
+                .build()
+                .map_err(|e| ConfigError::Exporter {
+                    endpoint: "prometheus bridge".into(),
+                    reason: e.to_string(),
+                })?;
+            builder = builder.with_reader(exporter);
+        }
+        if let Some(reader) = self.reader {
+            builder = builder.with_reader(reader);
+        }
+        // The exporter records into the pipeline's health, whose instruments come from the
+        // provider the exporter's reader is part of: it receives the health once built.
+        let health_cell: Arc<OnceLock<Arc<Health>>> = Arc::default();
+        if let Some(otlp) = &config.otlp {
+            let exporter = InstrumentedExporter::build(
+                otlp,
+                config.export_timeout,
+                runtime.handle().clone(),
+                health_cell.clone(),
+            )?;
+            builder = builder.with_reader(
+                PeriodicReader::builder(exporter)
+                    .with_interval(config.export_interval)
+                    .build(),
+            );
+            tracing::info!(
+                endpoint = %otlp.endpoint,
+                protocol = ?otlp.protocol,
+                interval = ?config.export_interval,
+                "OTLP push configured; the collector's reachability shows at the first export"
+            );
+        }
+        let provider = builder.build();
+
+        let own_meter = provider.meter_with_scope(
+            InstrumentationScope::builder("telemetry")
+                .with_version(env!("CARGO_PKG_VERSION"))
+                .build(),
+        );
+        for info in crate::catalog::telemetry::ALL {
+            limits
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(info.name, info.cardinality_limit);
+        }
+        let health = Arc::new(Health::new(&own_meter));
+        let freshness = FreshnessRegistry::new(&own_meter, health.clone());
+        let _ = health_cell.set(health.clone());
+        let bridge = match (listener, &config.prometheus) {
+            (Some(listener), Some(prometheus)) => Some(
+                bridge::serve(
+                    listener,
+                    prometheus,
+                    registry,
+                    health.clone(),
+                    runtime.handle(),
+                )
+                .map_err(|source| ConfigError::Bind {
+                    variable: "TELEMETRY_PROMETHEUS_ADDR".into(),
+                    addr: prometheus.listen,
+                    source,
+                })?,
+            ),
+            _ => None,
+        };
+        let shared = Arc::new(Shared {
+            health,
+            include: config.include_metrics.clone(),
+            exclude: config.exclude_metrics.clone(),
+            limits,
+        });
+        Ok(TelemetryClient {
+            pipeline: Some(Arc::new(Pipeline {
+                provider,
+                shared,
+                freshness,
+                bridge,
+                runtime: Mutex::new(Some(runtime)),
+                shutdown_timeout: config.shutdown_timeout,
+                shutdown_result: Mutex::new(None),
+            })),
+        })
+    }
+}

@@ -1,0 +1,612 @@
+//! Client configuration: built from code, and from the environment following the
+//! OpenTelemetry SDK environment specification plus this crate's `TELEMETRY_*` variables.
+//!
+//! Every invalid value is a [`ConfigError`] naming the variable (or builder setting) and the
+//! value; nothing falls back silently.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use opentelemetry_sdk::metrics::Temporality;
+
+/// An invalid configuration value, or a resource the configuration names that cannot be had.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A value that does not parse or is out of range.
+    #[error("invalid {variable}={value:?}: {reason}")]
+    Invalid {
+        /// The environment variable or builder setting.
+        variable: String,
+        /// The offending value (secrets are redacted).
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The Prometheus bridge cannot listen on its address.
+    #[error("cannot listen on {variable}={addr}: {source}")]
+    Bind {
+        /// The environment variable or builder setting.
+        variable: String,
+        /// The address.
+        addr: SocketAddr,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// The OTLP exporter rejected its configuration.
+    #[error("cannot build the OTLP exporter for {endpoint}: {reason}")]
+    Exporter {
+        /// The endpoint URL.
+        endpoint: String,
+        /// The exporter's error.
+        reason: String,
+    },
+    /// The telemetry I/O thread could not be started.
+    #[error("cannot start the telemetry runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+impl ConfigError {
+    pub(crate) fn invalid(variable: &str, value: &str, reason: impl Into<String>) -> Self {
+        Self::Invalid {
+            variable: variable.to_owned(),
+            value: value.to_owned(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The OTLP transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// OTLP over gRPC (tonic); the default.
+    Grpc,
+    /// OTLP over HTTP with protobuf bodies.
+    HttpProtobuf,
+}
+
+/// Payload compression for OTLP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// No compression; the default.
+    None,
+    /// gzip.
+    Gzip,
+}
+
+/// Where and how to push OTLP.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OtlpConfig {
+    /// The full endpoint URL (`http://collector:4317`, `https://host/v1/metrics`).
+    pub endpoint: String,
+    /// gRPC or HTTP/protobuf.
+    pub protocol: Protocol,
+    /// Extra request headers (e.g. authorization).
+    pub headers: Vec<(String, String)>,
+    /// Timeout of one export request.
+    pub timeout: Duration,
+    /// Payload compression.
+    pub compression: Compression,
+    /// Cumulative (the default), delta or low-memory temporality.
+    pub temporality: Temporality,
+}
+
+impl OtlpConfig {
+    /// gRPC to `endpoint` with the specification's defaults (10 s timeout, cumulative).
+    pub fn grpc(endpoint: impl Into<String>) -> Self {
+        Self {
+            endpoint: endpoint.into(),
+            protocol: Protocol::Grpc,
+            headers: Vec::new(),
+            timeout: Duration::from_secs(10),
+            compression: Compression::None,
+            temporality: Temporality::Cumulative,
+        }
+    }
+
+    /// HTTP/protobuf to the full `endpoint` URL (including `/v1/metrics`).
+    pub fn http(endpoint: impl Into<String>) -> Self {
+        Self {
+            protocol: Protocol::HttpProtobuf,
+            ..Self::grpc(endpoint)
+        }
+    }
+}
+
+/// Credentials the Prometheus bridge requires.
+#[derive(Clone, PartialEq, Eq)]
+pub enum BridgeAuth {
+    /// `Authorization: Bearer <token>`.
+    Bearer(String),
+    /// `Authorization: Basic ...` for this user and password.
+    Basic {
+        /// User name.
+        user: String,
+        /// Password.
+        password: String,
+    },
+}
+
+impl std::fmt::Debug for BridgeAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Bearer(_) => f.write_str("Bearer(<redacted>)"),
+            Self::Basic { user, .. } => write!(f, "Basic({user}:<redacted>)"),
+        }
+    }
+}
+
+/// The Prometheus pull bridge.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrometheusConfig {
+    /// Listen address; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Required credentials, if any.
+    pub auth: Option<BridgeAuth>,
+    /// Connections served at once; further connections are closed at once.
+    pub max_connections: usize,
+    /// Time a client has to send its request head; slower clients are disconnected.
+    pub header_read_timeout: Duration,
+    /// Largest request head accepted, in bytes.
+    pub max_header_bytes: usize,
+}
+
+impl PrometheusConfig {
+    /// The bridge on `listen`, without authentication, with default limits.
+    pub fn new(listen: SocketAddr) -> Self {
+        Self {
+            listen,
+            auth: None,
+            max_connections: 64,
+            header_read_timeout: Duration::from_secs(5),
+            max_header_bytes: 16 * 1024,
+        }
+    }
+}
+
+/// The default bridge address of the library: loopback only.
+pub const DEFAULT_PROMETHEUS_ADDR: &str = "127.0.0.1:9464";
+
+/// Everything a [`TelemetryClient`](crate::TelemetryClient) is built from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TelemetryConfig {
+    /// `OTEL_SDK_DISABLED`: when true the client is the no-op client.
+    pub disabled: bool,
+    /// `service.name`.
+    pub service_name: String,
+    /// `service.version`.
+    pub service_version: Option<String>,
+    /// `service.instance.id`; a random UUID when unset.
+    pub service_instance_id: Option<String>,
+    /// `node.role`, set from code.
+    pub node_role: Option<String>,
+    /// Further resource attributes (`OTEL_RESOURCE_ATTRIBUTES`).
+    pub resource_attributes: Vec<(String, String)>,
+    /// OTLP push, when configured.
+    pub otlp: Option<OtlpConfig>,
+    /// Prometheus pull bridge, when configured.
+    pub prometheus: Option<PrometheusConfig>,
+    /// `OTEL_METRIC_EXPORT_INTERVAL`.
+    pub export_interval: Duration,
+    /// `OTEL_METRIC_EXPORT_TIMEOUT`: bound on one whole export, retries included.
+    pub export_timeout: Duration,
+    /// `TELEMETRY_INCLUDE_METRICS`: when non-empty, only metrics under these name prefixes.
+    pub include_metrics: Vec<String>,
+    /// `TELEMETRY_EXCLUDE_METRICS`: metrics under these name prefixes are not recorded.
+    pub exclude_metrics: Vec<String>,
+    /// Bound on [`TelemetryClient::shutdown`](crate::TelemetryClient::shutdown).
+    pub shutdown_timeout: Duration,
+}
+
+impl TelemetryConfig {
+    /// Defaults for `service_name`: nothing exported until OTLP or the bridge is configured.
+    pub fn new(service_name: impl Into<String>) -> Self {
+        Self {
+            disabled: false,
+            service_name: service_name.into(),
+            service_version: None,
+            service_instance_id: None,
+            node_role: None,
+            resource_attributes: Vec::new(),
+            otlp: None,
+            prometheus: None,
+            export_interval: Duration::from_secs(60),
+            export_timeout: Duration::from_secs(30),
+            include_metrics: Vec::new(),
+            exclude_metrics: Vec::new(),
+            shutdown_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// Overrides this configuration with the environment, read through `lookup` (pass
+    /// `|name| std::env::var(name).ok()` for the process environment).
+    pub fn apply_env(
+        &mut self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<(), ConfigError> {
+        let var = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        if let Some(v) = var("OTEL_SDK_DISABLED") {
+            self.disabled = parse_bool("OTEL_SDK_DISABLED", &v)?;
+        }
+        if let Some(v) = var("OTEL_RESOURCE_ATTRIBUTES") {
+            for (key, value) in parse_key_values("OTEL_RESOURCE_ATTRIBUTES", &v, false)? {
+                match key.as_str() {
+                    "service.name" => self.service_name = value,
+                    "service.instance.id" => self.service_instance_id = Some(value),
+                    "service.version" => self.service_version = Some(value),
+                    _ => self.resource_attributes.push((key, value)),
+                }
+            }
+        }
+        if let Some(v) = var("OTEL_SERVICE_NAME") {
+            self.service_name = v;
+        }
+        if let Some(v) = var("OTEL_METRIC_EXPORT_INTERVAL") {
+            self.export_interval = parse_millis("OTEL_METRIC_EXPORT_INTERVAL", &v)?;
+        }
+        if let Some(v) = var("OTEL_METRIC_EXPORT_TIMEOUT") {
+            self.export_timeout = parse_millis("OTEL_METRIC_EXPORT_TIMEOUT", &v)?;
+        }
+        self.apply_otlp_env(&var)?;
+        self.apply_prometheus_env(&var)?;
+        if let Some(v) = var("TELEMETRY_INCLUDE_METRICS") {
+            self.include_metrics = parse_prefixes("TELEMETRY_INCLUDE_METRICS", &v)?;
+        }
+        if let Some(v) = var("TELEMETRY_EXCLUDE_METRICS") {
+            self.exclude_metrics = parse_prefixes("TELEMETRY_EXCLUDE_METRICS", &v)?;
+        }
+        Ok(())
+    }
+
+    fn apply_otlp_env(&mut self, var: &impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        let protocol = match var("OTEL_EXPORTER_OTLP_PROTOCOL") {
+            Some(v) => Some(parse_protocol(&v)?),
+            None => None,
+        };
+        let endpoint = if let Some(v) = var("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT") {
+            validate_endpoint("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", &v)?;
+            Some(v)
+        } else if let Some(v) = var("OTEL_EXPORTER_OTLP_ENDPOINT") {
+            validate_endpoint("OTEL_EXPORTER_OTLP_ENDPOINT", &v)?;
+            let protocol = protocol.or(self.otlp.as_ref().map(|o| o.protocol));
+            Some(match protocol.unwrap_or(Protocol::Grpc) {
+                Protocol::Grpc => v,
+                // The generic endpoint is a base URL: HTTP appends the signal path.
+                Protocol::HttpProtobuf => format!("{}/v1/metrics", v.trim_end_matches('/')),
+            })
+        } else {
+            None
+        };
+        let otlp = match (self.otlp.take(), endpoint) {
+            (Some(mut otlp), Some(endpoint)) => {
+                otlp.endpoint = endpoint;
+                Some(otlp)
+            }
+            (None, Some(endpoint)) => Some(OtlpConfig::grpc(endpoint)),
+            (otlp, None) => otlp,
+        };
+        let Some(mut otlp) = otlp else {
+            return Ok(());
+        };
+        if let Some(protocol) = protocol {
+            otlp.protocol = protocol;
+        }
+        if let Some(v) = var("OTEL_EXPORTER_OTLP_HEADERS") {
+            otlp.headers = parse_key_values("OTEL_EXPORTER_OTLP_HEADERS", &v, true)?;
+        }
+        if let Some(v) = var("OTEL_EXPORTER_OTLP_TIMEOUT") {
+            otlp.timeout = parse_millis("OTEL_EXPORTER_OTLP_TIMEOUT", &v)?;
+        }
+        if let Some(v) = var("OTEL_EXPORTER_OTLP_COMPRESSION") {
+            otlp.compression = match v.trim().to_ascii_lowercase().as_str() {
+                "gzip" => Compression::Gzip,
+                "none" => Compression::None,
+                _ => {
+                    return Err(ConfigError::invalid(
+                        "OTEL_EXPORTER_OTLP_COMPRESSION",
+                        &v,
+                        "expected gzip or none",
+                    ))
+                }
+            };
+        }
+        if let Some(v) = var("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE") {
+            otlp.temporality = v.trim().parse().map_err(|()| {
+                ConfigError::invalid(
+                    "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+                    &v,
+                    "expected cumulative, delta or lowmemory",
+                )
+            })?;
+        }
+        self.otlp = Some(otlp);
+        Ok(())
+    }
+
+    fn apply_prometheus_env(
+        &mut self,
+        var: &impl Fn(&str) -> Option<String>,
+    ) -> Result<(), ConfigError> {
+        if let Some(v) = var("TELEMETRY_PROMETHEUS_ADDR") {
+            let listen = parse_addr("TELEMETRY_PROMETHEUS_ADDR", &v)?;
+            match &mut self.prometheus {
+                Some(prometheus) => prometheus.listen = listen,
+                None => self.prometheus = Some(PrometheusConfig::new(listen)),
+            }
+        }
+        let bearer = var("TELEMETRY_PROMETHEUS_BEARER_TOKEN");
+        let basic = var("TELEMETRY_PROMETHEUS_BASIC_AUTH");
+        let auth = match (bearer, basic) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::invalid(
+                    "TELEMETRY_PROMETHEUS_BEARER_TOKEN",
+                    "<redacted>",
+                    "set either TELEMETRY_PROMETHEUS_BEARER_TOKEN or TELEMETRY_PROMETHEUS_BASIC_AUTH, not both",
+                ))
+            }
+            (Some(token), None) => Some(parse_bearer("TELEMETRY_PROMETHEUS_BEARER_TOKEN", &token)?),
+            (None, Some(pair)) => Some(parse_basic("TELEMETRY_PROMETHEUS_BASIC_AUTH", &pair)?),
+            (None, None) => None,
+        };
+        if let Some(auth) = auth {
+            match &mut self.prometheus {
+                Some(prometheus) => prometheus.auth = Some(auth),
+                None => {
+                    return Err(ConfigError::invalid(
+                        "TELEMETRY_PROMETHEUS_ADDR",
+                        "",
+                        "bridge credentials are set but the bridge is not: set TELEMETRY_PROMETHEUS_ADDR",
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks values set from code the same way the environment's are checked.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.service_name.trim().is_empty() {
+            return Err(ConfigError::invalid(
+                "service_name",
+                &self.service_name,
+                "must not be empty",
+            ));
+        }
+        if self.export_interval.is_zero() {
+            return Err(ConfigError::invalid(
+                "export_interval",
+                "0",
+                "must be positive",
+            ));
+        }
+        if self.export_timeout.is_zero() {
+            return Err(ConfigError::invalid(
+                "export_timeout",
+                "0",
+                "must be positive",
+            ));
+        }
+        if let Some(otlp) = &self.otlp {
+            validate_endpoint("otlp.endpoint", &otlp.endpoint)?;
+            if otlp.timeout.is_zero() {
+                return Err(ConfigError::invalid(
+                    "otlp.timeout",
+                    "0",
+                    "must be positive",
+                ));
+            }
+            for (key, value) in &otlp.headers {
+                validate_header("otlp.headers", key, value)?;
+            }
+        }
+        if let Some(prometheus) = &self.prometheus {
+            if prometheus.max_connections == 0 {
+                return Err(ConfigError::invalid(
+                    "prometheus.max_connections",
+                    "0",
+                    "must be positive",
+                ));
+            }
+            if prometheus.max_header_bytes < 8192 {
+                return Err(ConfigError::invalid(
+                    "prometheus.max_header_bytes",
+                    &prometheus.max_header_bytes.to_string(),
+                    "must be at least 8192",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn parse_bool(variable: &str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(ConfigError::invalid(
+            variable,
+            value,
+            "expected true or false",
+        )),
+    }
+}
+
+fn parse_millis(variable: &str, value: &str) -> Result<Duration, ConfigError> {
+    match value.trim().parse::<u64>() {
+        Ok(0) => Err(ConfigError::invalid(
+            variable,
+            value,
+            "must be a positive number of milliseconds",
+        )),
+        Ok(ms) => Ok(Duration::from_millis(ms)),
+        Err(_) => Err(ConfigError::invalid(
+            variable,
+            value,
+            "expected a whole number of milliseconds",
+        )),
+    }
+}
+
+fn parse_protocol(value: &str) -> Result<Protocol, ConfigError> {
+    match value.trim() {
+        "grpc" => Ok(Protocol::Grpc),
+        "http/protobuf" => Ok(Protocol::HttpProtobuf),
+        "http/json" => Err(ConfigError::invalid(
+            "OTEL_EXPORTER_OTLP_PROTOCOL",
+            value,
+            "http/json is not supported; use grpc or http/protobuf",
+        )),
+        _ => Err(ConfigError::invalid(
+            "OTEL_EXPORTER_OTLP_PROTOCOL",
+            value,
+            "expected grpc or http/protobuf",
+        )),
+    }
+}
+
+fn parse_addr(variable: &str, value: &str) -> Result<SocketAddr, ConfigError> {
+    value
+        .trim()
+        .parse()
+        .map_err(|e| ConfigError::invalid(variable, value, format!("expected IP:PORT ({e})")))
+}
+
+/// Checks an OTLP endpoint: an absolute `http` or `https` URL with a host.
+pub(crate) fn validate_endpoint(variable: &str, value: &str) -> Result<(), ConfigError> {
+    let uri: http::Uri = value
+        .parse()
+        .map_err(|e| ConfigError::invalid(variable, value, format!("not a URL ({e})")))?;
+    match uri.scheme_str() {
+        Some("http" | "https") => {}
+        Some(other) => {
+            return Err(ConfigError::invalid(
+                variable,
+                value,
+                format!("scheme {other} is not http or https"),
+            ))
+        }
+        None => {
+            return Err(ConfigError::invalid(
+                variable,
+                value,
+                "missing http:// or https://",
+            ))
+        }
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(ConfigError::invalid(variable, value, "missing host"));
+    }
+    Ok(())
+}
+
+fn validate_header(variable: &str, key: &str, value: &str) -> Result<(), ConfigError> {
+    http::HeaderName::from_bytes(key.as_bytes())
+        .map_err(|_| ConfigError::invalid(variable, key, "not a valid header name"))?;
+    http::HeaderValue::from_str(value).map_err(|_| {
+        ConfigError::invalid(
+            variable,
+            &format!("{key}=<redacted>"),
+            "not a valid header value",
+        )
+    })?;
+    Ok(())
+}
+
+/// Parses the W3C-baggage-like `key=value,key=value` lists of `OTEL_RESOURCE_ATTRIBUTES`
+/// and `OTEL_EXPORTER_OTLP_HEADERS` (values percent-decoded). Header values are secrets:
+/// errors show keys only.
+pub(crate) fn parse_key_values(
+    variable: &str,
+    value: &str,
+    headers: bool,
+) -> Result<Vec<(String, String)>, ConfigError> {
+    let mut pairs = Vec::new();
+    for (position, entry) in value.split(',').enumerate() {
+        let entry = entry.trim();
+        if entry.is_empty() {
+            continue;
+        }
+        let shown = |e: &str| {
+            if headers {
+                format!("entry {}", position + 1)
+            } else {
+                e.to_owned()
+            }
+        };
+        let Some((key, raw)) = entry.split_once('=') else {
+            return Err(ConfigError::invalid(
+                variable,
+                &shown(entry),
+                "expected key=value",
+            ));
+        };
+        let key = key.trim();
+        if key.is_empty() {
+            return Err(ConfigError::invalid(variable, &shown(entry), "empty key"));
+        }
+        let decoded = percent_encoding::percent_decode_str(raw.trim())
+            .decode_utf8()
+            .map_err(|_| {
+                ConfigError::invalid(
+                    variable,
+                    &shown(entry),
+                    "value is not UTF-8 after percent-decoding",
+                )
+            })?
+            .into_owned();
+        if headers {
+            validate_header(variable, key, &decoded)?;
+        }
+        pairs.push((key.to_owned(), decoded));
+    }
+    Ok(pairs)
+}
+
+fn parse_prefixes(variable: &str, value: &str) -> Result<Vec<String>, ConfigError> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|prefix| {
+            if prefix
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'_')
+            {
+                Ok(prefix.to_owned())
+            } else {
+                Err(ConfigError::invalid(
+                    variable,
+                    prefix,
+                    "a metric name prefix holds only [a-z0-9._]",
+                ))
+            }
+        })
+        .collect()
+}
+
+fn parse_bearer(variable: &str, token: &str) -> Result<BridgeAuth, ConfigError> {
+    let token = token.trim();
+    if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(ConfigError::invalid(
+            variable,
+            "<redacted>",
+            "a bearer token may not contain spaces",
+        ));
+    }
+    Ok(BridgeAuth::Bearer(token.to_owned()))
+}
+
+fn parse_basic(variable: &str, pair: &str) -> Result<BridgeAuth, ConfigError> {
+    match pair.split_once(':') {
+        Some((user, password)) if !user.is_empty() && !password.is_empty() => {
+            Ok(BridgeAuth::Basic {
+                user: user.to_owned(),
+                password: password.to_owned(),
+            })
+        }
+        _ => Err(ConfigError::invalid(
+            variable,
+            "<redacted>",
+            "expected user:password with both parts non-empty",
+        )),
+    }
+}
