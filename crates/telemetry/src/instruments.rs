@@ -8,7 +8,7 @@
 //! disabled client an instrument holds nothing and a call is one branch.
 
 use std::marker::PhantomData;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use opentelemetry::metrics as otel;
@@ -137,14 +137,28 @@ pub(crate) type DropCounter = Instrument<kind::Counter<u64>, (DropReason,)>;
 
 /// What a live (enabled) instrument holds.
 struct Live<K: SyncKind> {
-    /// One handle per attribute combination (closed sets), in mixed-radix order.
-    bound: Box<[<K::Otel as OtelSync<K::Value>>::Bound]>,
+    /// One handle per attribute combination (closed sets), in mixed-radix order. Sums and
+    /// histograms are bound up front (their zero is honest); a gauge binds a combination at
+    /// its first recording, so it never reports a value nobody set.
+    bound: Box<[OnceLock<<K::Otel as OtelSync<K::Value>>::Bound>]>,
     /// The SDK instrument, for sets with an unbounded attribute.
     unbound: K::Otel,
     /// The component-instance attribute, appended to every series when set.
     instance: Option<KeyValue>,
     /// Where invalid measurements are counted (absent for the drop counter itself).
     drops: Option<DropCounter>,
+}
+
+impl<K: SyncKind> Live<K> {
+    /// The bound handle of combination `index`, binding it on first use.
+    #[inline(always)]
+    fn bound_at<A: AttributeSet>(&self, index: usize) -> &<K::Otel as OtelSync<K::Value>>::Bound {
+        self.bound[index].get_or_init(|| {
+            let mut attributes = A::key_values_at(index);
+            attributes.extend(self.instance.clone());
+            self.unbound.bind(&attributes)
+        })
+    }
 }
 
 /// A typed synchronous instrument; `K` is its [`kind`] marker and `A` its attribute set.
@@ -199,33 +213,25 @@ impl<K: SyncKind, A: AttributeSet> Instrument<K, A> {
         drops: Option<DropCounter>,
     ) -> Self {
         let unbound = K::build(meter, info);
-        let bound = if A::CLOSED {
-            (0..A::COMBINATIONS)
-                .map(|index| {
-                    let mut attributes = A::key_values_at(index);
-                    attributes.extend(instance.clone());
-                    let handle = unbound.bind(&attributes);
-                    if matches!(
-                        K::KIND,
-                        InstrumentKind::Counter | InstrumentKind::UpDownCounter
-                    ) {
-                        // Seed sums so `rate()` and alerts see the series from the start
-                        // (aztec-packages #18964); a gauge or histogram has no honest zero.
-                        K::Otel::measure_bound(&handle, K::Value::ZERO);
-                    }
-                    handle
-                })
-                .collect()
-        } else {
-            Box::default()
+        let slots = if A::CLOSED { A::COMBINATIONS } else { 0 };
+        let live = Live {
+            bound: (0..slots).map(|_| OnceLock::new()).collect(),
+            unbound,
+            instance,
+            drops,
         };
+        if !K::KIND.is_gauge() {
+            for index in 0..slots {
+                let handle = live.bound_at::<A>(index);
+                if K::KIND != InstrumentKind::Histogram {
+                    // Seed sums so `rate()` and alerts see every series from the start
+                    // (aztec-packages #18964); a histogram's empty series is already there.
+                    K::Otel::measure_bound(handle, K::Value::ZERO);
+                }
+            }
+        }
         Self {
-            live: Some(Arc::new(Live {
-                bound,
-                unbound,
-                instance,
-                drops,
-            })),
+            live: Some(Arc::new(live)),
             _attributes: PhantomData,
         }
     }
@@ -245,7 +251,7 @@ impl<K: SyncKind, A: AttributeSet> Instrument<K, A> {
             return;
         }
         if A::CLOSED {
-            K::Otel::measure_bound(&live.bound[attributes.index()], value);
+            K::Otel::measure_bound(live.bound_at::<A>(attributes.index()), value);
         } else {
             let mut key_values = attributes.key_values();
             key_values.extend(live.instance.clone());
