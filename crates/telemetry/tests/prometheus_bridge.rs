@@ -1,0 +1,328 @@
+//! The Prometheus pull bridge over real HTTP: content type, gzip, auth, errors, names equal
+//! to what Prometheus makes of the same data over OTLP, and `promtool check metrics`.
+
+mod support;
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use support::*;
+use telemetry::{BridgeAuth, OtlpConfig, PrometheusConfig, TelemetryClient};
+
+telemetry::attribute_enum! {
+    /// Test method.
+    pub enum Method: "rpc.method" { Submit => "submit", Status => "status" }
+}
+
+telemetry::metrics! {
+    /// Requests, by method.
+    pub REQUESTS: Counter<u64, (Method,)> = "node.bridgetest.requests", "{request}";
+    /// Request time.
+    pub LATENCY: Histogram<f64, (Method,)> = "node.bridgetest.request.duration", "s";
+    /// Bytes stored.
+    pub STORED: UpDownCounter<i64, ()> = "node.bridgetest.stored", "By";
+    /// Fill level.
+    pub FILL: Gauge<f64, ()> = "node.bridgetest.fill", "1";
+}
+
+fn bridge_client(config: PrometheusConfig) -> TelemetryClient {
+    TelemetryClient::builder("bridge-test")
+        .prometheus_config(config)
+        .build()
+        .unwrap()
+}
+
+fn loopback() -> SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+fn record(client: &TelemetryClient) {
+    let meter = client.component("bridgetest");
+    meter.counter(&REQUESTS).add(7, (Method::Submit,));
+    meter.histogram(&LATENCY).record(0.003, (Method::Status,));
+    meter.up_down_counter(&STORED).add(4096, ());
+    meter.gauge(&FILL).record(0.25, ());
+}
+
+#[test]
+fn scrape_serves_prometheus_names_and_exact_values() {
+    let client = bridge_client(PrometheusConfig::new(loopback()));
+    record(&client);
+    let addr = client.prometheus_addr().unwrap();
+    let (status, headers, body) = http_get(
+        addr,
+        "GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 200);
+    assert!(
+        headers.contains(&(
+            "content-type".into(),
+            telemetry::PROMETHEUS_CONTENT_TYPE.into()
+        )),
+        "{headers:?}"
+    );
+    let text = String::from_utf8(body).unwrap();
+
+    for def in [&REQUESTS.info, &LATENCY.info, &STORED.info, &FILL.info] {
+        let family = telemetry::prometheus_name::family_name(def);
+        assert!(
+            text.contains(&format!("# TYPE {family} ")),
+            "{family} missing from:\n{text}"
+        );
+    }
+    assert_eq!(
+        sample(
+            &text,
+            "node_bridgetest_requests_total",
+            &[("rpc_method", "submit")]
+        ),
+        Some(7.0)
+    );
+    // Seeded at zero before any event: rate() works from the first scrape.
+    assert_eq!(
+        sample(
+            &text,
+            "node_bridgetest_requests_total",
+            &[("rpc_method", "status")]
+        ),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(&text, "node_bridgetest_stored_bytes", &[]),
+        Some(4096.0)
+    );
+    assert_eq!(sample(&text, "node_bridgetest_fill_ratio", &[]), Some(0.25));
+    assert!(
+        text.contains(
+            "node_bridgetest_request_duration_seconds_bucket{rpc_method=\"status\",le=\"0.005\"} 1"
+        ),
+        "{text}"
+    );
+    assert!(
+        !text.contains("otel_scope_name"),
+        "scope labels would differ from the OTLP path"
+    );
+    // The bridge counts its own scrapes.
+    let again = scrape(addr);
+    assert_eq!(
+        sample(
+            &again,
+            "node_telemetry_scrapes_total",
+            &[("telemetry_scrape_outcome", "ok")]
+        ),
+        Some(1.0)
+    );
+    client.shutdown().unwrap();
+}
+
+#[test]
+fn every_catalog_metric_appears_under_its_computed_name() {
+    let client = bridge_client(PrometheusConfig::new(loopback()));
+    // The pipeline's own metrics are in the catalog and always registered. The scrape
+    // duration has no attributes, so it appears once the first scrape has been timed.
+    let _ = scrape(client.prometheus_addr().unwrap());
+    let text = scrape(client.prometheus_addr().unwrap());
+    for info in telemetry::catalog::telemetry::ALL {
+        // Gauges and series with unbounded attributes appear once recorded; sums and
+        // histograms with closed attribute sets are there from the start.
+        let closed = info
+            .attributes
+            .iter()
+            .all(|a| matches!(a.values, telemetry::AttributeValues::Closed(_)));
+        if info.kind.is_gauge() || !closed {
+            continue;
+        }
+        let family = telemetry::prometheus_name::family_name(info);
+        assert!(
+            text.contains(&format!("# TYPE {family} ")),
+            "{family} missing:\n{text}"
+        );
+    }
+    client.shutdown().unwrap();
+}
+
+/// `promtool check metrics` must be clean. CI installs Debian's prometheus package; a
+/// developer machine without promtool skips with a message unless CI is set.
+#[test]
+fn promtool_check_metrics_is_clean() {
+    if Command::new("promtool").arg("--version").output().is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "promtool is required in CI"
+        );
+        eprintln!("promtool not installed; skipping (scripts/install-test-deps.sh installs it)");
+        return;
+    }
+    let client = bridge_client(PrometheusConfig::new(loopback()));
+    record(&client);
+    let text = scrape(client.prometheus_addr().unwrap());
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), text.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "promtool check metrics: {}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    client.shutdown().unwrap();
+}
+
+#[test]
+fn gzip_head_404_and_405() {
+    let client = bridge_client(PrometheusConfig::new(loopback()));
+    record(&client);
+    let addr = client.prometheus_addr().unwrap();
+
+    let (status, headers, body) = http_get(
+        addr,
+        "GET /metrics HTTP/1.1\r\nHost: t\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 200);
+    assert!(headers.contains(&("content-encoding".into(), "gzip".into())));
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(&body[..])
+        .read_to_string(&mut text)
+        .unwrap();
+    assert_eq!(
+        sample(
+            &text,
+            "node_bridgetest_requests_total",
+            &[("rpc_method", "submit")]
+        ),
+        Some(7.0)
+    );
+
+    let (status, headers, body) = http_get(
+        addr,
+        "HEAD /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 200);
+    assert!(body.is_empty());
+    assert!(headers.contains(&(
+        "content-type".into(),
+        telemetry::PROMETHEUS_CONTENT_TYPE.into()
+    )));
+
+    let (status, _, _) = http_get(
+        addr,
+        "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 404);
+    let (status, headers, _) = http_get(
+        addr,
+        "POST /metrics HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 405);
+    assert!(headers.contains(&("allow".into(), "GET, HEAD".into())));
+    client.shutdown().unwrap();
+}
+
+#[test]
+fn bearer_and_basic_auth() {
+    let client = bridge_client(PrometheusConfig {
+        auth: Some(BridgeAuth::Bearer("s3cret".into())),
+        ..PrometheusConfig::new(loopback())
+    });
+    record(&client);
+    let addr = client.prometheus_addr().unwrap();
+    let (status, headers, body) = http_get(
+        addr,
+        "GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 401);
+    assert!(headers.contains(&("www-authenticate".into(), "Bearer realm=\"metrics\"".into())));
+    assert!(
+        !String::from_utf8_lossy(&body).contains("node_"),
+        "401 leaked metrics"
+    );
+    let (status, _, _) = http_get(
+        addr,
+        "GET /metrics HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer wrong\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 401);
+    let (status, _, body) = http_get(
+        addr,
+        "GET /metrics HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer s3cret\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&body).contains("node_bridgetest_requests_total"));
+    client.shutdown().unwrap();
+
+    let client = bridge_client(PrometheusConfig {
+        auth: Some(BridgeAuth::Basic {
+            user: "prom".into(),
+            password: "pw".into(),
+        }),
+        ..PrometheusConfig::new(loopback())
+    });
+    let addr = client.prometheus_addr().unwrap();
+    let (status, headers, _) = http_get(
+        addr,
+        "GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 401);
+    assert!(headers.contains(&("www-authenticate".into(), "Basic realm=\"metrics\"".into())));
+    // "prom:pw" in base64.
+    let (status, _, _) = http_get(
+        addr,
+        "GET /metrics HTTP/1.1\r\nHost: t\r\nAuthorization: Basic cHJvbTpwdw==\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 200);
+    client.shutdown().unwrap();
+}
+
+#[test]
+fn push_and_pull_run_together_from_one_client() {
+    let receiver = grpc_receiver();
+    let client = TelemetryClient::builder("both")
+        .otlp(OtlpConfig::grpc(format!("http://{}", receiver.addr)))
+        .export_interval(Duration::from_secs(3600))
+        .prometheus(loopback())
+        .build()
+        .unwrap();
+    record(&client);
+    let text = scrape(client.prometheus_addr().unwrap());
+    client.force_flush().unwrap();
+    let request = receiver.received.last_request().unwrap();
+    assert_eq!(
+        sample(
+            &text,
+            "node_bridgetest_requests_total",
+            &[("rpc_method", "submit")]
+        ),
+        Some(7.0)
+    );
+    assert_eq!(
+        point_value(
+            &request,
+            "node.bridgetest.requests",
+            &[("rpc.method", "submit")]
+        ),
+        Some(7.0)
+    );
+    client.shutdown().unwrap();
+}
+
+#[test]
+fn taken_address_is_a_configuration_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let error = TelemetryClient::builder("taken")
+        .prometheus(addr)
+        .build()
+        .unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.contains("TELEMETRY_PROMETHEUS_ADDR") && message.contains(&addr.to_string()),
+        "{message}"
+    );
+}
