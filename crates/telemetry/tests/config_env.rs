@@ -1,0 +1,362 @@
+//! Every configuration variable, valid and invalid (table-driven, no process env touched).
+
+use std::time::Duration;
+
+use opentelemetry_sdk::metrics::Temporality;
+use telemetry::{BridgeAuth, Compression, ConfigError, Protocol, TelemetryConfig};
+
+fn apply(vars: &[(&str, &str)]) -> Result<TelemetryConfig, ConfigError> {
+    let mut config = TelemetryConfig::new("code");
+    config.apply_env(|name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+    })?;
+    config.validate()?;
+    Ok(config)
+}
+
+#[test]
+fn valid_values() {
+    type Check = fn(&TelemetryConfig) -> bool;
+    let cases: &[(&[(&str, &str)], Check)] = &[
+        (&[], |c| {
+            !c.disabled && c.otlp.is_none() && c.prometheus.is_none()
+        }),
+        (&[("OTEL_SDK_DISABLED", "TRUE")], |c| c.disabled),
+        (&[("OTEL_SDK_DISABLED", "false")], |c| !c.disabled),
+        (&[("OTEL_SERVICE_NAME", "svc")], |c| c.service_name == "svc"),
+        (
+            &[(
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "service.name=a,team=core%20infra",
+            )],
+            |c| {
+                c.service_name == "a"
+                    && c.resource_attributes == [("team".to_owned(), "core infra".to_owned())]
+            },
+        ),
+        (
+            &[
+                ("OTEL_RESOURCE_ATTRIBUTES", "service.name=a"),
+                ("OTEL_SERVICE_NAME", "b"),
+            ],
+            |c| c.service_name == "b",
+        ),
+        (
+            &[("OTEL_RESOURCE_ATTRIBUTES", "service.instance.id=i-1")],
+            |c| c.service_instance_id.as_deref() == Some("i-1"),
+        ),
+        (&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317")], |c| {
+            let o = c.otlp.as_ref().unwrap();
+            o.endpoint == "http://c:4317"
+                && o.protocol == Protocol::Grpc
+                && o.timeout == Duration::from_secs(10)
+        }),
+        (
+            &[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318/"),
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+            ],
+            |c| {
+                let o = c.otlp.as_ref().unwrap();
+                o.endpoint == "http://c:4318/v1/metrics" && o.protocol == Protocol::HttpProtobuf
+            },
+        ),
+        (
+            &[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://generic:4318"),
+                (
+                    "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+                    "https://m.example:443/custom",
+                ),
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+            ],
+            |c| c.otlp.as_ref().unwrap().endpoint == "https://m.example:443/custom",
+        ),
+        (
+            &[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317"),
+                ("OTEL_EXPORTER_OTLP_HEADERS", "a=1, b = x%3Dy "),
+            ],
+            |c| {
+                c.otlp.as_ref().unwrap().headers
+                    == [
+                        ("a".to_owned(), "1".to_owned()),
+                        ("b".to_owned(), "x=y".to_owned()),
+                    ]
+            },
+        ),
+        (
+            &[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317"),
+                ("OTEL_EXPORTER_OTLP_TIMEOUT", "2500"),
+            ],
+            |c| c.otlp.as_ref().unwrap().timeout == Duration::from_millis(2500),
+        ),
+        (
+            &[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317"),
+                ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
+            ],
+            |c| c.otlp.as_ref().unwrap().compression == Compression::Gzip,
+        ),
+        (
+            &[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317"),
+                ("OTEL_EXPORTER_OTLP_COMPRESSION", "none"),
+            ],
+            |c| c.otlp.as_ref().unwrap().compression == Compression::None,
+        ),
+        (
+            &[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317"),
+                ("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "Delta"),
+            ],
+            |c| c.otlp.as_ref().unwrap().temporality == Temporality::Delta,
+        ),
+        (
+            &[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317"),
+                (
+                    "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+                    "lowmemory",
+                ),
+            ],
+            |c| c.otlp.as_ref().unwrap().temporality == Temporality::LowMemory,
+        ),
+        (&[("OTEL_METRIC_EXPORT_INTERVAL", "5000")], |c| {
+            c.export_interval == Duration::from_secs(5)
+        }),
+        (&[("OTEL_METRIC_EXPORT_TIMEOUT", "1000")], |c| {
+            c.export_timeout == Duration::from_secs(1)
+        }),
+        (&[("TELEMETRY_PROMETHEUS_ADDR", "0.0.0.0:9464")], |c| {
+            c.prometheus.as_ref().unwrap().listen == "0.0.0.0:9464".parse().unwrap()
+        }),
+        (&[("TELEMETRY_PROMETHEUS_ADDR", "[::1]:9000")], |c| {
+            c.prometheus.as_ref().unwrap().listen.is_ipv6()
+        }),
+        (
+            &[
+                ("TELEMETRY_PROMETHEUS_ADDR", "127.0.0.1:1"),
+                ("TELEMETRY_PROMETHEUS_BEARER_TOKEN", "tok"),
+            ],
+            |c| c.prometheus.as_ref().unwrap().auth == Some(BridgeAuth::Bearer("tok".into())),
+        ),
+        (
+            &[
+                ("TELEMETRY_PROMETHEUS_ADDR", "127.0.0.1:1"),
+                ("TELEMETRY_PROMETHEUS_BASIC_AUTH", "u:p:q"),
+            ],
+            |c| {
+                c.prometheus.as_ref().unwrap().auth
+                    == Some(BridgeAuth::Basic {
+                        user: "u".into(),
+                        password: "p:q".into(),
+                    })
+            },
+        ),
+        (
+            &[("TELEMETRY_INCLUDE_METRICS", "node.rpc, node.mempool,")],
+            |c| c.include_metrics == ["node.rpc", "node.mempool"],
+        ),
+        (&[("TELEMETRY_EXCLUDE_METRICS", "system.")], |c| {
+            c.exclude_metrics == ["system."]
+        }),
+        // Empty values count as unset, as the specification says.
+        (
+            &[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
+                ("OTEL_SDK_DISABLED", " "),
+            ],
+            |c| c.otlp.is_none() && !c.disabled,
+        ),
+    ];
+    for (vars, check) in cases {
+        let config = apply(vars).unwrap_or_else(|e| panic!("{vars:?} rejected: {e}"));
+        assert!(check(&config), "{vars:?} gave {config:?}");
+    }
+}
+
+#[test]
+fn invalid_values_name_the_variable_and_value() {
+    let otlp = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317");
+    let cases: &[(&[(&str, &str)], &str, &str)] = &[
+        (&[("OTEL_SDK_DISABLED", "yes")], "OTEL_SDK_DISABLED", "yes"),
+        (
+            &[("OTEL_EXPORTER_OTLP_ENDPOINT", "not a url")],
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "not a url",
+        ),
+        (
+            &[("OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://c:21")],
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "ftp://c:21",
+        ),
+        (
+            &[("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317")],
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "collector:4317",
+        ),
+        (
+            &[("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "http://")],
+            "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+            "http://",
+        ),
+        (
+            &[otlp, ("OTEL_EXPORTER_OTLP_PROTOCOL", "udp")],
+            "OTEL_EXPORTER_OTLP_PROTOCOL",
+            "udp",
+        ),
+        (
+            &[otlp, ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")],
+            "OTEL_EXPORTER_OTLP_PROTOCOL",
+            "http/json",
+        ),
+        (
+            &[otlp, ("OTEL_EXPORTER_OTLP_HEADERS", "novalue")],
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "entry 1",
+        ),
+        (
+            &[otlp, ("OTEL_EXPORTER_OTLP_HEADERS", "a=1,=2")],
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "entry 2",
+        ),
+        (
+            &[otlp, ("OTEL_EXPORTER_OTLP_HEADERS", "bad key=1")],
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "bad key",
+        ),
+        (
+            &[otlp, ("OTEL_EXPORTER_OTLP_HEADERS", "k=%0A")],
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "k=<redacted>",
+        ),
+        (
+            &[otlp, ("OTEL_EXPORTER_OTLP_TIMEOUT", "10s")],
+            "OTEL_EXPORTER_OTLP_TIMEOUT",
+            "10s",
+        ),
+        (
+            &[otlp, ("OTEL_EXPORTER_OTLP_TIMEOUT", "0")],
+            "OTEL_EXPORTER_OTLP_TIMEOUT",
+            "0",
+        ),
+        (
+            &[otlp, ("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd")],
+            "OTEL_EXPORTER_OTLP_COMPRESSION",
+            "zstd",
+        ),
+        (
+            &[
+                otlp,
+                (
+                    "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+                    "weekly",
+                ),
+            ],
+            "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+            "weekly",
+        ),
+        (
+            &[("OTEL_METRIC_EXPORT_INTERVAL", "-5")],
+            "OTEL_METRIC_EXPORT_INTERVAL",
+            "-5",
+        ),
+        (
+            &[("OTEL_METRIC_EXPORT_INTERVAL", "1e3")],
+            "OTEL_METRIC_EXPORT_INTERVAL",
+            "1e3",
+        ),
+        (
+            &[("OTEL_METRIC_EXPORT_TIMEOUT", "abc")],
+            "OTEL_METRIC_EXPORT_TIMEOUT",
+            "abc",
+        ),
+        (
+            &[("OTEL_RESOURCE_ATTRIBUTES", "team")],
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "team",
+        ),
+        (
+            &[("OTEL_RESOURCE_ATTRIBUTES", "a=%FF")],
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "a=%FF",
+        ),
+        (
+            &[("TELEMETRY_PROMETHEUS_ADDR", "localhost")],
+            "TELEMETRY_PROMETHEUS_ADDR",
+            "localhost",
+        ),
+        (
+            &[("TELEMETRY_PROMETHEUS_ADDR", "127.0.0.1:99999")],
+            "TELEMETRY_PROMETHEUS_ADDR",
+            "127.0.0.1:99999",
+        ),
+        (
+            &[("TELEMETRY_PROMETHEUS_BEARER_TOKEN", "t")],
+            "TELEMETRY_PROMETHEUS_ADDR",
+            "",
+        ),
+        (
+            &[
+                ("TELEMETRY_PROMETHEUS_ADDR", "127.0.0.1:1"),
+                ("TELEMETRY_PROMETHEUS_BASIC_AUTH", "nopassword"),
+            ],
+            "TELEMETRY_PROMETHEUS_BASIC_AUTH",
+            "<redacted>",
+        ),
+        (
+            &[
+                ("TELEMETRY_PROMETHEUS_ADDR", "127.0.0.1:1"),
+                ("TELEMETRY_PROMETHEUS_BEARER_TOKEN", "two words"),
+            ],
+            "TELEMETRY_PROMETHEUS_BEARER_TOKEN",
+            "<redacted>",
+        ),
+        (
+            &[("TELEMETRY_INCLUDE_METRICS", "node.RPC")],
+            "TELEMETRY_INCLUDE_METRICS",
+            "node.RPC",
+        ),
+        (
+            &[("TELEMETRY_EXCLUDE_METRICS", "node rpc")],
+            "TELEMETRY_EXCLUDE_METRICS",
+            "node rpc",
+        ),
+    ];
+    for (vars, variable, value) in cases {
+        match apply(vars) {
+            Err(ConfigError::Invalid {
+                variable: v,
+                value: got,
+                reason,
+            }) => {
+                assert_eq!(
+                    (&v[..], &got[..]),
+                    (*variable, *value),
+                    "{vars:?}: {reason}"
+                );
+                let message = apply(vars).unwrap_err().to_string();
+                assert!(message.contains(variable), "{message}");
+            }
+            other => panic!("{vars:?} gave {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn secrets_never_appear_in_errors() {
+    let error = apply(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317"),
+        (
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "authorization=Bearer%20topsecret%0A",
+        ),
+    ])
+    .unwrap_err()
+    .to_string();
+    assert!(!error.contains("topsecret"), "{error}");
+}

@@ -1,0 +1,388 @@
+//! Client lifecycle and instrument behaviour: two clients side by side, shutdown (twice,
+//! from a current-thread runtime, on drop), callback panics, invalid measurements,
+//! metric filters, component instances, cardinality limits.
+
+mod support;
+
+use std::time::Duration;
+
+use support::*;
+use telemetry::testing::TestTelemetry;
+use telemetry::{OtlpConfig, TelemetryClient, TelemetryConfig, Unbounded};
+
+telemetry::attribute_enum! {
+    /// Test kind.
+    pub enum Kind: "test.kind" { A => "a", B => "b" }
+}
+telemetry::unbounded_attribute! {
+    /// Test label with a small limit.
+    pub Label: "test.label", limit = 10
+}
+
+telemetry::metrics! {
+    /// Events.
+    pub EVENTS: Counter<u64, (Kind,)> = "node.lifecycle.events", "{event}";
+    /// Float amounts.
+    pub AMOUNT: Counter<f64, ()> = "node.lifecycle.amount", "{unit}";
+    /// Latency.
+    pub LATENCY: Histogram<f64, ()> = "node.lifecycle.latency", "s";
+    /// Level.
+    pub LEVEL: Gauge<f64, ()> = "node.lifecycle.level", "1";
+    /// Observed ok.
+    pub OBSERVED_OK: ObservableGauge<u64, ()> = "node.lifecycle.observed.ok", "{item}";
+    /// Observed, panicking.
+    pub OBSERVED_PANIC: ObservableGauge<u64, ()> = "node.lifecycle.observed.panicking", "{item}";
+    /// Labelled events.
+    pub LABELLED: Counter<u64, (Unbounded<Label>,)> = "node.lifecycle.labelled", "{event}";
+}
+
+fn grpc_client(receiver: &Receiver, name: &str) -> TelemetryClient {
+    TelemetryClient::builder(name)
+        .otlp(OtlpConfig::grpc(format!("http://{}", receiver.addr)))
+        .export_interval(Duration::from_secs(3600))
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn two_clients_side_by_side() {
+    let (r1, r2) = (grpc_receiver(), grpc_receiver());
+    let (c1, c2) = (grpc_client(&r1, "one"), grpc_client(&r2, "two"));
+    c1.component("lifecycle")
+        .counter(&EVENTS)
+        .add(1, (Kind::A,));
+    c2.component("lifecycle")
+        .counter(&EVENTS)
+        .add(5, (Kind::A,));
+    c1.shutdown().unwrap();
+    c2.shutdown().unwrap();
+    let (q1, q2) = (
+        r1.received.last_request().unwrap(),
+        r2.received.last_request().unwrap(),
+    );
+    assert_eq!(
+        point_value(&q1, "node.lifecycle.events", &[("test.kind", "a")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        point_value(&q2, "node.lifecycle.events", &[("test.kind", "a")]),
+        Some(5.0)
+    );
+    assert_eq!(
+        resource_attribute(&q1, "service.name").as_deref(),
+        Some("one")
+    );
+    assert_eq!(
+        resource_attribute(&q2, "service.name").as_deref(),
+        Some("two")
+    );
+}
+
+#[test]
+fn shutdown_flushes_is_idempotent_and_drop_shuts_down() {
+    let receiver = grpc_receiver();
+    let client = grpc_client(&receiver, "shutdown");
+    let events = client.component("lifecycle").counter(&EVENTS);
+    events.add(9, (Kind::B,));
+    client.shutdown().unwrap();
+    client.shutdown().unwrap();
+    let request = receiver
+        .received
+        .last_request()
+        .expect("shutdown flushed nothing");
+    assert_eq!(
+        point_value(&request, "node.lifecycle.events", &[("test.kind", "b")]),
+        Some(9.0)
+    );
+    // Recording after shutdown is harmless.
+    events.add(1, (Kind::B,));
+
+    let receiver = grpc_receiver();
+    let client = grpc_client(&receiver, "dropped");
+    client
+        .component("lifecycle")
+        .counter(&EVENTS)
+        .add(4, (Kind::A,));
+    let clone = client.clone();
+    drop(client);
+    assert_eq!(
+        receiver.received.count(),
+        0,
+        "a remaining clone keeps the pipeline"
+    );
+    drop(clone);
+    let request = receiver
+        .received
+        .last_request()
+        .expect("dropping the last handle flushed nothing");
+    assert_eq!(
+        point_value(&request, "node.lifecycle.events", &[("test.kind", "a")]),
+        Some(4.0)
+    );
+}
+
+#[test]
+fn shutdown_from_a_current_thread_runtime() {
+    let receiver = grpc_receiver();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client = grpc_client(&receiver, "current-thread");
+        client
+            .component("lifecycle")
+            .counter(&EVENTS)
+            .add(2, (Kind::A,));
+        client.shutdown().unwrap();
+    });
+    let request = receiver.received.last_request().unwrap();
+    assert_eq!(
+        point_value(&request, "node.lifecycle.events", &[("test.kind", "a")]),
+        Some(2.0)
+    );
+}
+
+#[test]
+fn shutdown_is_bounded_when_the_collector_is_down() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let client = TelemetryClient::builder("down")
+        .otlp(OtlpConfig::grpc(format!("http://127.0.0.1:{port}")))
+        .shutdown_timeout(Duration::from_secs(2))
+        .export_interval(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    client
+        .component("lifecycle")
+        .counter(&EVENTS)
+        .add(1, (Kind::A,));
+    let started = std::time::Instant::now();
+    let _ = client.shutdown();
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "shutdown took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_panicking_callback_does_not_stop_the_others() {
+    let kit = TestTelemetry::new();
+    let meter = kit.client().component("lifecycle");
+    let _ok = meter.observe(&OBSERVED_OK, |o| o.observe(11, ()));
+    let _bad = meter.observe(&OBSERVED_PANIC, |_| panic!("callback bug"));
+    for round in 1..=3u64 {
+        let snapshot = kit.collect();
+        assert_eq!(
+            snapshot.u64_value("node.lifecycle.observed.ok", &[]),
+            Some(11)
+        );
+        // The failure counter is read in the same collection that runs the callback, so
+        // collection n shows n-1 or n failures depending on callback order.
+        let failures = snapshot
+            .u64_value(
+                "node.telemetry.callback.failures",
+                &[(
+                    "telemetry.callback.metric",
+                    "node.lifecycle.observed.panicking",
+                )],
+            )
+            .unwrap_or(0);
+        assert!(
+            failures == round || failures + 1 == round,
+            "round {round}: {failures} failures"
+        );
+    }
+    let final_count = kit.collect().u64_value(
+        "node.telemetry.callback.failures",
+        &[(
+            "telemetry.callback.metric",
+            "node.lifecycle.observed.panicking",
+        )],
+    );
+    assert!(matches!(final_count, Some(3 | 4)), "{final_count:?}");
+}
+
+#[test]
+fn invalid_measurements_are_dropped_and_counted() {
+    let kit = TestTelemetry::new();
+    let meter = kit.client().component("lifecycle");
+    let amount = meter.counter(&AMOUNT);
+    let latency = meter.histogram(&LATENCY);
+    let level = meter.gauge(&LEVEL);
+    amount.add(1.5, ());
+    amount.add(f64::NAN, ());
+    amount.add(-1.0, ());
+    amount.add(f64::INFINITY, ());
+    latency.record(f64::NEG_INFINITY, ());
+    latency.record(0.5, ());
+    level.record(f64::NAN, ());
+    let s = kit.collect();
+    assert_eq!(s.value("node.lifecycle.amount", &[]), Some(1.5));
+    assert_eq!(s.histogram("node.lifecycle.latency", &[]).unwrap().count, 1);
+    assert_eq!(
+        s.value("node.lifecycle.level", &[]),
+        None,
+        "a NaN gauge reading must not appear"
+    );
+    let dropped = |reason| {
+        s.u64_value(
+            "node.telemetry.measurements.dropped",
+            &[("telemetry.drop.reason", reason)],
+        )
+    };
+    assert_eq!(
+        (dropped("nan"), dropped("negative"), dropped("infinite")),
+        (Some(2), Some(1), Some(2))
+    );
+}
+
+#[test]
+fn include_and_exclude_filters() {
+    let mut config = TelemetryConfig::new("filtered");
+    config.exclude_metrics = vec!["node.lifecycle.amount".into()];
+    let kit = TestTelemetry::with_builder(telemetry::TelemetryBuilder::from_config(config));
+    let meter = kit.client().component("lifecycle");
+    let amount = meter.counter(&AMOUNT);
+    assert!(!amount.is_enabled());
+    amount.add(1.0, ());
+    meter.counter(&EVENTS).add(1, (Kind::A,));
+    let s = kit.collect();
+    assert!(!s.names().contains(&"node.lifecycle.amount".to_owned()));
+    assert_eq!(
+        s.u64_value("node.lifecycle.events", &[("test.kind", "a")]),
+        Some(1)
+    );
+
+    let mut config = TelemetryConfig::new("included");
+    config.include_metrics = vec!["node.lifecycle.amount".into()];
+    let kit = TestTelemetry::with_builder(telemetry::TelemetryBuilder::from_config(config));
+    let meter = kit.client().component("lifecycle");
+    assert!(meter.counter(&AMOUNT).is_enabled());
+    assert!(!meter.counter(&EVENTS).is_enabled());
+}
+
+#[test]
+fn component_instances_do_not_clash() {
+    let kit = TestTelemetry::new();
+    let plain = kit.client().component("lifecycle").counter(&EVENTS);
+    let first = kit
+        .client()
+        .component_instance("lifecycle", "pool-1")
+        .counter(&EVENTS);
+    let second = kit
+        .client()
+        .component_instance("lifecycle", "pool-2")
+        .counter(&EVENTS);
+    plain.add(1, (Kind::A,));
+    first.add(2, (Kind::A,));
+    second.add(3, (Kind::A,));
+    let s = kit.collect();
+    assert_eq!(
+        s.u64_value("node.lifecycle.events", &[("test.kind", "a")]),
+        Some(1)
+    );
+    assert_eq!(
+        s.u64_value(
+            "node.lifecycle.events",
+            &[("test.kind", "a"), ("component.instance", "pool-1")]
+        ),
+        Some(2)
+    );
+    assert_eq!(
+        s.u64_value(
+            "node.lifecycle.events",
+            &[("test.kind", "a"), ("component.instance", "pool-2")]
+        ),
+        Some(3)
+    );
+}
+
+#[test]
+fn unbounded_attribute_overflows_at_its_declared_limit() {
+    let kit = TestTelemetry::new();
+    let labelled = kit.client().component("lifecycle").counter(&LABELLED);
+    for i in 0..1000 {
+        labelled.add(1, (Unbounded::new(format!("value-{i}")),));
+    }
+    let s = kit.collect();
+    let sets = s.attribute_sets("node.lifecycle.labelled");
+    // The declared limit (10) plus the one overflow series.
+    assert_eq!(sets.len(), LABELLED.info.cardinality_limit + 1, "{sets:?}");
+    let overflow = s
+        .u64_value(
+            "node.lifecycle.labelled",
+            &[("otel.metric.overflow", "true")],
+        )
+        .unwrap();
+    assert_eq!(overflow, 1000 - LABELLED.info.cardinality_limit as u64);
+}
+
+#[test]
+fn disabled_client_records_nothing_and_costs_nothing() {
+    let client = TelemetryClient::builder("off")
+        .disabled(true)
+        .prometheus("127.0.0.1:0".parse().unwrap())
+        .build()
+        .unwrap();
+    assert!(!client.is_enabled());
+    assert_eq!(client.prometheus_addr(), None);
+    let events = client.component("lifecycle").counter(&EVENTS);
+    assert!(!events.is_enabled());
+    events.add(1, (Kind::A,));
+    client.shutdown().unwrap();
+    // No exporter at all is the no-op client too.
+    assert!(!TelemetryClient::builder("none")
+        .build()
+        .unwrap()
+        .is_enabled());
+}
+
+#[test]
+fn timer_records_elapsed_seconds() {
+    let kit = TestTelemetry::new();
+    let latency = kit.client().component("lifecycle").histogram(&LATENCY);
+    {
+        let _timer = latency.start_timer(());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let seconds = latency.start_timer(()).stop();
+    assert!(seconds >= 0.0);
+    latency.start_timer(()).discard();
+    let point = kit
+        .collect()
+        .histogram("node.lifecycle.latency", &[])
+        .unwrap();
+    assert_eq!(point.count, 2);
+    assert!(point.sum >= 0.02, "{point:?}");
+}
+
+#[test]
+fn freshness_is_exported() {
+    let kit = TestTelemetry::new();
+    let source = kit.client().freshness("mempool");
+    assert_eq!(
+        kit.collect().value(
+            "node.telemetry.source.last_update",
+            &[("telemetry.source", "mempool")]
+        ),
+        None
+    );
+    source.touch();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let seen = kit
+        .collect()
+        .value(
+            "node.telemetry.source.last_update",
+            &[("telemetry.source", "mempool")],
+        )
+        .unwrap();
+    assert!((now - seen).abs() < 5.0, "{now} vs {seen}");
+}
