@@ -87,6 +87,7 @@ macro_rules! attribute_enum {
             /// Every value, in declaration order.
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
             /// The attribute key.
+            #[allow(dead_code)]
             pub const KEY: &'static str = $key;
             const VALUES: &'static [&'static str] = &[$($value),+];
 
@@ -262,7 +263,7 @@ macro_rules! impl_attribute_set {
             fn key_values_at(index: usize) -> Vec<KeyValue> {
                 // Decode the mixed-radix index from the last attribute to the first.
                 let mut rest = index;
-                let mut reversed = Vec::new();
+                let mut reversed = Vec::with_capacity(Self::ATTRIBUTES.len());
                 impl_attribute_set!(@decode rest reversed; $($t),+);
                 reversed.reverse();
                 reversed
@@ -324,7 +325,7 @@ mod tests {
         assert!(value.as_str().len() <= MAX_ATTRIBUTE_VALUE_LEN);
         assert!(value.as_str().chars().all(|c| c == 'é'));
         type Set = (Colour, Unbounded<Label>);
-        assert!(!Set::CLOSED);
+        const { assert!(!Set::CLOSED) };
         assert_eq!(Set::COMBINATIONS, 30);
     }
 }

@@ -279,15 +279,18 @@ impl Freshness {
     }
 }
 
+/// Named freshness cells, shared with the gauge's callback.
+type Sources = Arc<Mutex<Vec<(String, Arc<AtomicU64>)>>>;
+
 /// The registered freshness sources and the gauge that reports them.
 pub(crate) struct FreshnessRegistry {
-    sources: Arc<Mutex<Vec<(String, Arc<AtomicU64>)>>>,
+    sources: Sources,
     _observation: Observation,
 }
 
 impl FreshnessRegistry {
     pub(crate) fn new(meter: &Meter, health: Arc<Health>) -> Self {
-        let sources: Arc<Mutex<Vec<(String, Arc<AtomicU64>)>>> = Arc::default();
+        let sources: Sources = Arc::default();
         let read = sources.clone();
         let observation = register(meter, &SOURCE_LAST_UPDATE, None, health, move |observer| {
             let sources = read.lock().unwrap_or_else(|p| p.into_inner());

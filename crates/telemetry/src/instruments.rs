@@ -135,12 +135,15 @@ impl_sync_kind! {
 /// Counts measurements dropped as invalid, by reason.
 pub(crate) type DropCounter = Instrument<kind::Counter<u64>, (DropReason,)>;
 
+/// The SDK's bound handle type for kind `K`.
+type BoundOf<K> = <<K as SyncKind>::Otel as OtelSync<<K as SyncKind>::Value>>::Bound;
+
 /// What a live (enabled) instrument holds.
 struct Live<K: SyncKind> {
     /// One handle per attribute combination (closed sets), in mixed-radix order. Sums and
     /// histograms are bound up front (their zero is honest); a gauge binds a combination at
     /// its first recording, so it never reports a value nobody set.
-    bound: Box<[OnceLock<<K::Otel as OtelSync<K::Value>>::Bound>]>,
+    bound: Box<[OnceLock<BoundOf<K>>]>,
     /// The SDK instrument, for sets with an unbounded attribute.
     unbound: K::Otel,
     /// The component-instance attribute, appended to every series when set.
@@ -152,7 +155,7 @@ struct Live<K: SyncKind> {
 impl<K: SyncKind> Live<K> {
     /// The bound handle of combination `index`, binding it on first use.
     #[inline(always)]
-    fn bound_at<A: AttributeSet>(&self, index: usize) -> &<K::Otel as OtelSync<K::Value>>::Bound {
+    fn bound_at<A: AttributeSet>(&self, index: usize) -> &BoundOf<K> {
         self.bound[index].get_or_init(|| {
             let mut attributes = A::key_values_at(index);
             attributes.extend(self.instance.clone());

@@ -262,6 +262,12 @@ pub const fn trim(s: &'static str) -> &'static str {
     }
 }
 
+/// Used by the declaration macros: fails the build when `key` breaks an attribute-key rule.
+#[doc(hidden)]
+pub const fn __expect_key(key: &str) {
+    expect_ok(check_attribute_key(key));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -304,10 +310,4 @@ mod tests {
         assert!(check_attribute_key("Rpc").is_err());
         assert_eq!(trim("  a description \n"), "a description");
     }
-}
-
-/// Used by the declaration macros: fails the build when `key` breaks an attribute-key rule.
-#[doc(hidden)]
-pub const fn __expect_key(key: &str) {
-    expect_ok(check_attribute_key(key));
 }

@@ -18,6 +18,9 @@ use crate::definition::{kind, Kind, MetricDef, MetricInfo};
 use crate::health::Health;
 use crate::instruments::MeasureValue;
 
+/// A callback as the SDK takes it.
+pub type SdkCallback<T> = Box<dyn Fn(&dyn AsyncInstrument<T>) + Send + Sync>;
+
 /// An observable kind marker: which SDK builder it uses.
 pub trait ObservableKind: Kind {
     /// The value type observed.
@@ -26,7 +29,7 @@ pub trait ObservableKind: Kind {
     fn register(
         meter: &otel::Meter,
         info: &MetricInfo,
-        callback: Box<dyn Fn(&dyn AsyncInstrument<Self::Value>) + Send + Sync>,
+        callback: SdkCallback<Self::Value>,
     ) -> Box<dyn Any + Send + Sync>;
 }
 
@@ -37,7 +40,7 @@ macro_rules! impl_observable_kind {
             fn register(
                 meter: &otel::Meter,
                 info: &MetricInfo,
-                callback: Box<dyn Fn(&dyn AsyncInstrument<$t>) + Send + Sync>,
+                callback: SdkCallback<$t>,
             ) -> Box<dyn Any + Send + Sync> {
                 Box::new(
                     meter

@@ -20,10 +20,13 @@ use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
 use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point, Metric};
 use prost::Message;
 
+/// One request and its headers.
+type Delivery = (ExportMetricsServiceRequest, Vec<(String, String)>);
+
 /// What a receiver got: each request, with its headers.
 #[derive(Clone, Default)]
 pub struct Received {
-    inner: Arc<Mutex<Vec<(ExportMetricsServiceRequest, Vec<(String, String)>)>>>,
+    inner: Arc<Mutex<Vec<Delivery>>>,
 }
 
 impl Received {

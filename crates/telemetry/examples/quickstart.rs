@@ -1,0 +1,178 @@
+//! Quickstart: one small component recording from real work.
+//!
+//! A worker hashes batches of data (real CPU work), a queue feeds it, and its
+//! instrumentation struct turns each event into metrics. Configured by the environment
+//! (`OTEL_EXPORTER_OTLP_ENDPOINT`, `TELEMETRY_PROMETHEUS_ADDR`, ...); with neither set it
+//! serves the Prometheus bridge on 127.0.0.1:9464. Runs until Ctrl-C, or for
+//! `QUICKSTART_RUN_FOR_SECS` seconds, then shuts down cleanly (flushing the last data).
+//!
+//! ```text
+//! cargo run -p telemetry --example quickstart
+//! curl -s localhost:9464/metrics | grep node_worker
+//! ```
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use telemetry::{Counter, Histogram, Observation, TelemetryClient, UpDownCounter};
+
+telemetry::attribute_enum! {
+    /// How a job ended.
+    pub enum Outcome: "worker.outcome" {
+        /// The digest met the acceptance rule.
+        Accepted => "accepted",
+        /// The digest did not.
+        Rejected => "rejected",
+    }
+}
+
+telemetry::metrics! {
+    /// Jobs processed, by outcome.
+    pub JOBS: Counter<u64, (Outcome,)> = "node.worker.jobs", "{job}";
+    /// Time to process one job.
+    pub JOB_DURATION: Histogram<f64, (Outcome,)> = "node.worker.job.duration", "s";
+    /// Bytes hashed.
+    pub BYTES_HASHED: Counter<u64, ()> = "node.worker.hashed", "By";
+    /// Jobs being processed right now.
+    pub IN_FLIGHT: UpDownCounter<i64, ()> = "node.worker.in_flight", "{job}";
+    /// Jobs waiting in the queue.
+    pub QUEUE_DEPTH: ObservableGauge<u64, ()> = "node.worker.queue.depth", "{job}";
+}
+
+/// The worker's instrumentation: one field per metric, one method per event.
+struct WorkerMetrics {
+    jobs: Counter<u64, (Outcome,)>,
+    duration: Histogram<f64, (Outcome,)>,
+    hashed: Counter<u64, ()>,
+    in_flight: UpDownCounter<i64, ()>,
+    _queue_depth: Observation,
+}
+
+impl WorkerMetrics {
+    fn new(client: &TelemetryClient, queue: Arc<AtomicU64>) -> Self {
+        let meter = client.component("worker");
+        Self {
+            jobs: meter.counter(&JOBS),
+            duration: meter.histogram(&JOB_DURATION),
+            hashed: meter.counter(&BYTES_HASHED),
+            in_flight: meter.up_down_counter(&IN_FLIGHT),
+            _queue_depth: meter.observe(&QUEUE_DEPTH, move |o| {
+                o.observe(queue.load(Ordering::Relaxed), ())
+            }),
+        }
+    }
+
+    fn job_started(&self) {
+        self.in_flight.add(1, ());
+    }
+
+    fn job_finished(&self, outcome: Outcome, started: Instant, bytes: u64) {
+        self.in_flight.add(-1, ());
+        self.jobs.add(1, (outcome,));
+        self.duration.record_since(started, (outcome,));
+        self.hashed.add(bytes, ());
+    }
+}
+
+/// Real work: hash `rounds` times over a buffer; accept when the digest has 3 low zero bits.
+fn process(job: u64, buffer: &[u8], rounds: u32) -> Outcome {
+    let mut digest = job;
+    for _ in 0..rounds {
+        let mut hasher = DefaultHasher::new();
+        digest.hash(&mut hasher);
+        buffer.hash(&mut hasher);
+        digest = hasher.finish();
+    }
+    if digest & 0b111 == 0 {
+        Outcome::Accepted
+    } else {
+        Outcome::Rejected
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut builder = TelemetryClient::builder("quickstart")
+        .service_version(env!("CARGO_PKG_VERSION"))
+        .with_env()?;
+    if builder.config().otlp.is_none() && builder.config().prometheus.is_none() {
+        builder = builder.prometheus(telemetry::config::DEFAULT_PROMETHEUS_ADDR.parse()?);
+    }
+    let client = builder.build()?;
+    if let Some(addr) = client.prometheus_addr() {
+        println!("quickstart: metrics at http://{addr}/metrics");
+    }
+    let run_for = match std::env::var("QUICKSTART_RUN_FOR_SECS") {
+        Ok(v) => {
+            Some(Duration::from_secs(v.parse().map_err(|_| {
+                format!("invalid QUICKSTART_RUN_FOR_SECS={v:?}")
+            })?))
+        }
+        Err(_) => None,
+    };
+
+    let queue = Arc::new(AtomicU64::new(0));
+    let metrics = Arc::new(WorkerMetrics::new(&client, queue.clone()));
+    let (jobs_tx, mut jobs_rx) = tokio::sync::mpsc::channel::<u64>(1024);
+
+    let producer_queue = queue.clone();
+    tokio::spawn(async move {
+        let mut next = 0u64;
+        let mut tick = tokio::time::interval(Duration::from_millis(5));
+        loop {
+            tick.tick().await;
+            next += 1;
+            producer_queue.fetch_add(1, Ordering::Relaxed);
+            if jobs_tx.send(next).await.is_err() {
+                return;
+            }
+        }
+    });
+    let worker_metrics = metrics.clone();
+    let done = Arc::new(AtomicU64::new(0));
+    let worker_done = done.clone();
+    tokio::spawn(async move {
+        let buffer = vec![7u8; 4096];
+        while let Some(job) = jobs_rx.recv().await {
+            queue.fetch_sub(1, Ordering::Relaxed);
+            worker_metrics.job_started();
+            let started = Instant::now();
+            let buffer = buffer.clone();
+            let rounds = 50 + (job % 200) as u32;
+            let outcome = tokio::task::spawn_blocking(move || process(job, &buffer, rounds))
+                .await
+                .unwrap_or(Outcome::Rejected);
+            worker_metrics.job_finished(outcome, started, 4096 * u64::from(rounds));
+            worker_done.fetch_add(1, Ordering::Relaxed);
+        }
+    });
+
+    let started = Instant::now();
+    let mut report = tokio::time::interval(Duration::from_secs(5));
+    report.tick().await;
+    loop {
+        let remaining = run_for.map(|d| d.saturating_sub(started.elapsed()));
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = tokio::time::sleep(remaining.unwrap_or(Duration::MAX)), if remaining.is_some() => break,
+            _ = report.tick() => {
+                let status = client.export_status();
+                println!(
+                    "quickstart: {} jobs done; exports {} ok / {} failed",
+                    done.load(Ordering::Relaxed),
+                    status.attempts - status.failures,
+                    status.failures
+                );
+            }
+        }
+    }
+    println!(
+        "quickstart: shutting down after {} jobs",
+        done.load(Ordering::Relaxed)
+    );
+    client.shutdown()?;
+    Ok(())
+}
