@@ -5,6 +5,9 @@ use std::time::Duration;
 use opentelemetry_sdk::metrics::Temporality;
 use telemetry::{BridgeAuth, Compression, ConfigError, Protocol, TelemetryConfig};
 
+/// Environment variables as (name, value) pairs.
+type Vars<'a> = &'a [(&'a str, &'a str)];
+
 fn apply(vars: &[(&str, &str)]) -> Result<TelemetryConfig, ConfigError> {
     let mut config = TelemetryConfig::new("code");
     config.apply_env(|name| {
@@ -19,7 +22,7 @@ fn apply(vars: &[(&str, &str)]) -> Result<TelemetryConfig, ConfigError> {
 #[test]
 fn valid_values() {
     type Check = fn(&TelemetryConfig) -> bool;
-    let cases: &[(&[(&str, &str)], Check)] = &[
+    let cases: &[(Vars, Check)] = &[
         (&[], |c| {
             !c.disabled && c.otlp.is_none() && c.prometheus.is_none()
         }),
@@ -182,7 +185,7 @@ fn valid_values() {
 #[test]
 fn invalid_values_name_the_variable_and_value() {
     let otlp = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317");
-    let cases: &[(&[(&str, &str)], &str, &str)] = &[
+    let cases: &[(Vars, &str, &str)] = &[
         (&[("OTEL_SDK_DISABLED", "yes")], "OTEL_SDK_DISABLED", "yes"),
         (
             &[("OTEL_EXPORTER_OTLP_ENDPOINT", "not a url")],
