@@ -160,12 +160,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             _ = tokio::time::sleep(remaining.unwrap_or(Duration::MAX)), if remaining.is_some() => break,
             _ = report.tick() => {
                 let status = client.export_status();
-                println!(
-                    "quickstart: {} jobs done; exports {} ok / {} failed",
-                    done.load(Ordering::Relaxed),
-                    status.attempts - status.failures,
-                    status.failures
-                );
+                let push = if status.attempts == 0 {
+                    "no OTLP export yet".to_owned()
+                } else {
+                    format!("OTLP exports {} ok / {} failed", status.attempts - status.failures, status.failures)
+                };
+                println!("quickstart: {} jobs done; {push}", done.load(Ordering::Relaxed));
             }
         }
     }

@@ -92,20 +92,25 @@ impl Health {
     /// Creates the instruments on `meter` (the pipeline's own scope).
     pub(crate) fn new(meter: &Meter) -> Self {
         let drops: DropCounter = Instrument::new(meter, &MEASUREMENTS_DROPPED.info, None, None);
-        let (m, d) = (meter, drops.clone());
+        let counts_drops = Some(drops.clone());
         Self {
-            callback_failures: Instrument::new(m, &CALLBACK_FAILURES.info, None, None),
-            export_attempts: Instrument::new(m, &EXPORT_ATTEMPTS.info, None, None),
-            export_failures: Instrument::new(m, &EXPORT_FAILURES.info, None, None),
-            export_duration: Instrument::new(m, &EXPORT_DURATION.info, None, Some(d.clone())),
+            callback_failures: Instrument::new(meter, &CALLBACK_FAILURES.info, None, None),
+            export_attempts: Instrument::new(meter, &EXPORT_ATTEMPTS.info, None, None),
+            export_failures: Instrument::new(meter, &EXPORT_FAILURES.info, None, None),
+            export_duration: Instrument::new(
+                meter,
+                &EXPORT_DURATION.info,
+                None,
+                counts_drops.clone(),
+            ),
             export_last_success: Instrument::new(
-                m,
+                meter,
                 &EXPORT_LAST_SUCCESS.info,
                 None,
-                Some(d.clone()),
+                counts_drops.clone(),
             ),
-            scrapes: Instrument::new(m, &SCRAPES.info, None, None),
-            scrape_duration: Instrument::new(m, &SCRAPE_DURATION.info, None, Some(d)),
+            scrapes: Instrument::new(meter, &SCRAPES.info, None, None),
+            scrape_duration: Instrument::new(meter, &SCRAPE_DURATION.info, None, counts_drops),
             drops,
             status: Mutex::new(ExportStatus::default()),
             export_log: LogLimiter::new(Duration::from_secs(60)),
