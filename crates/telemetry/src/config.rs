@@ -5,6 +5,7 @@
 //! value; nothing falls back silently.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use opentelemetry_sdk::metrics::Temporality;
@@ -88,6 +89,8 @@ pub struct OtlpConfig {
     pub compression: Compression,
     /// Cumulative (the default), delta or low-memory temporality.
     pub temporality: Temporality,
+    /// PEM file of a CA to trust for `https` endpoints, beside the system's roots.
+    pub ca_certificate: Option<PathBuf>,
 }
 
 impl OtlpConfig {
@@ -100,6 +103,7 @@ impl OtlpConfig {
             timeout: Duration::from_secs(10),
             compression: Compression::None,
             temporality: Temporality::Cumulative,
+            ca_certificate: None,
         }
     }
 
@@ -318,6 +322,9 @@ impl TelemetryConfig {
                 )
             })?;
         }
+        if let Some(v) = var("OTEL_EXPORTER_OTLP_CERTIFICATE") {
+            otlp.ca_certificate = Some(PathBuf::from(v));
+        }
         self.otlp = Some(otlp);
         Ok(())
     }
@@ -397,6 +404,9 @@ impl TelemetryConfig {
             for (key, value) in &otlp.headers {
                 validate_header("otlp.headers", key, value)?;
             }
+            if let Some(path) = &otlp.ca_certificate {
+                read_ca_certificate(path)?;
+            }
         }
         if let Some(prometheus) = &self.prometheus {
             if prometheus.max_connections == 0 {
@@ -416,6 +426,26 @@ impl TelemetryConfig {
         }
         Ok(())
     }
+}
+
+/// Reads the PEM CA certificate named by `OTEL_EXPORTER_OTLP_CERTIFICATE`.
+pub(crate) fn read_ca_certificate(path: &std::path::Path) -> Result<Vec<u8>, ConfigError> {
+    let shown = path.display().to_string();
+    let pem = std::fs::read(path).map_err(|e| {
+        ConfigError::invalid(
+            "OTEL_EXPORTER_OTLP_CERTIFICATE",
+            &shown,
+            format!("cannot read it: {e}"),
+        )
+    })?;
+    if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
+        return Err(ConfigError::invalid(
+            "OTEL_EXPORTER_OTLP_CERTIFICATE",
+            &shown,
+            "holds no PEM certificate",
+        ));
+    }
+    Ok(pem)
 }
 
 fn parse_bool(variable: &str, value: &str) -> Result<bool, ConfigError> {

@@ -15,7 +15,7 @@ use tokio::runtime::Handle;
 use tokio_util::context::TokioContext;
 
 use crate::catalog::telemetry::Exporter;
-use crate::config::{Compression, ConfigError, OtlpConfig, Protocol};
+use crate::config::{read_ca_certificate, Compression, ConfigError, OtlpConfig, Protocol};
 use crate::health::Health;
 
 /// The OTLP exporter with timeout, runtime context and self-telemetry around each export.
@@ -51,6 +51,10 @@ impl InstrumentedExporter {
             endpoint: config.endpoint.clone(),
             reason: e.to_string(),
         };
+        let ca = match &config.ca_certificate {
+            Some(path) => Some(read_ca_certificate(path)?),
+            None => None,
+        };
         let (inner, exporter) = match config.protocol {
             Protocol::Grpc => {
                 let mut builder = MetricExporter::builder()
@@ -73,9 +77,11 @@ impl InstrumentedExporter {
                     builder = builder.with_compression(opentelemetry_otlp::Compression::Gzip);
                 }
                 if config.endpoint.starts_with("https://") {
-                    builder = builder.with_tls_config(
-                        tonic::transport::ClientTlsConfig::new().with_enabled_roots(),
-                    );
+                    let mut tls = tonic::transport::ClientTlsConfig::new().with_enabled_roots();
+                    if let Some(pem) = &ca {
+                        tls = tls.ca_certificate(tonic::transport::Certificate::from_pem(pem));
+                    }
+                    builder = builder.with_tls_config(tls);
                 }
                 (builder.build().map_err(|e| error(&e))?, Exporter::OtlpGrpc)
             }
@@ -89,6 +95,14 @@ impl InstrumentedExporter {
                     .with_headers(config.headers.iter().cloned().collect::<HashMap<_, _>>());
                 if config.compression == Compression::Gzip {
                     builder = builder.with_compression(opentelemetry_otlp::Compression::Gzip);
+                }
+                if let Some(pem) = &ca {
+                    let certificate = reqwest::Certificate::from_pem(pem).map_err(|e| error(&e))?;
+                    let client = reqwest::Client::builder()
+                        .add_root_certificate(certificate)
+                        .build()
+                        .map_err(|e| error(&e))?;
+                    builder = builder.with_http_client(client);
                 }
                 (builder.build().map_err(|e| error(&e))?, Exporter::OtlpHttp)
             }

@@ -332,3 +332,41 @@ fn failures_are_counted_by_reason_in_self_telemetry() {
         .is_none());
     kit.client().shutdown().unwrap_or_default();
 }
+
+#[test]
+fn tls_push_with_a_private_ca_over_grpc_and_http() {
+    let certificates = test_certificates();
+    let certificate = certificates.server.clone();
+    let dir = std::env::temp_dir().join(format!("telemetry-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, &certificates.ca).unwrap();
+
+    let receiver = grpc_tls_receiver(&certificate);
+    let otlp = OtlpConfig {
+        ca_certificate: Some(ca.clone()),
+        ..OtlpConfig::grpc(format!("https://{}", receiver.addr))
+    };
+    push_and_check(otlp, &receiver, AggregationTemporality::Cumulative);
+
+    let receiver = http_tls_receiver(&certificate);
+    let otlp = OtlpConfig {
+        ca_certificate: Some(ca.clone()),
+        ..OtlpConfig::http(format!("https://{}/v1/metrics", receiver.addr))
+    };
+    push_and_check(otlp, &receiver, AggregationTemporality::Cumulative);
+
+    // Without the CA the server is not trusted: the export fails, nothing arrives.
+    let receiver = grpc_tls_receiver(&certificate);
+    let client = TelemetryClient::builder("untrusted")
+        .otlp(OtlpConfig::grpc(format!("https://{}", receiver.addr)))
+        .export_timeout(Duration::from_secs(5))
+        .export_interval(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    let _observation = record_known_values(&client);
+    assert!(client.force_flush().is_err());
+    assert_eq!(receiver.received.count(), 0);
+    let _ = client.shutdown();
+    std::fs::remove_dir_all(&dir).unwrap();
+}

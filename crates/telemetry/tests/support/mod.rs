@@ -145,8 +145,79 @@ pub fn grpc_receiver() -> Receiver {
     grpc_receiver_on("127.0.0.1:0".parse().unwrap())
 }
 
+/// A private CA and a server certificate it issued for 127.0.0.1:
+/// (CA certificate PEM, server certificate PEM, server key PEM).
+pub struct TestCertificates {
+    pub ca: String,
+    pub server: (String, String),
+}
+
+pub fn test_certificates() -> TestCertificates {
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "telemetry test CA");
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
+    let server_key = rcgen::KeyPair::generate().unwrap();
+    let mut server_params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
+    // A subject distinct from the CA's, or verifiers take the leaf for a self-signed root.
+    server_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "telemetry test receiver");
+    let server = server_params.signed_by(&server_key, &ca).unwrap();
+    TestCertificates {
+        ca: ca.pem(),
+        server: (server.pem(), server_key.serialize_pem()),
+    }
+}
+
+/// An OTLP/gRPC receiver serving TLS with `certificate`.
+pub fn grpc_tls_receiver(certificate: &(String, String)) -> Receiver {
+    let runtime = runtime();
+    let received = Received::default();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let identity = tonic::transport::Identity::from_pem(&certificate.0, &certificate.1);
+    let server = tonic::transport::Server::builder()
+        .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
+        .unwrap()
+        .add_service(MetricsServiceServer::new(GrpcReceiver(received.clone())))
+        .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener));
+    runtime.spawn(server);
+    Receiver {
+        addr,
+        received,
+        runtime: Some(runtime),
+    }
+}
+
 /// An OTLP/HTTP (protobuf) receiver answering `POST /v1/metrics`; gzip bodies accepted.
 pub fn http_receiver() -> Receiver {
+    http_receiver_with(None)
+}
+
+/// The same over TLS with `certificate`.
+pub fn http_tls_receiver(certificate: &(String, String)) -> Receiver {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = vec![CertificateDer::from_pem_slice(certificate.0.as_bytes()).unwrap()];
+    let key = PrivateKeyDer::from_pem_slice(certificate.1.as_bytes()).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    http_receiver_with(Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))))
+}
+
+fn http_receiver_with(tls: Option<tokio_rustls::TlsAcceptor>) -> Receiver {
     let runtime = runtime();
     let received = Received::default();
     let listener = runtime
@@ -160,59 +231,16 @@ pub fn http_receiver() -> Receiver {
                 return;
             };
             let store = store.clone();
+            let tls = tls.clone();
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(
-                    move |request: hyper::Request<hyper::body::Incoming>| {
-                        let store = store.clone();
-                        async move {
-                            let headers: Vec<(String, String)> = request
-                                .headers()
-                                .iter()
-                                .map(|(k, v)| {
-                                    (k.to_string(), v.to_str().unwrap_or_default().to_owned())
-                                })
-                                .collect();
-                            let path = request.uri().path().to_owned();
-                            let gzip = request
-                                .headers()
-                                .get("content-encoding")
-                                .is_some_and(|v| v == "gzip");
-                            let body = request.into_body().collect().await.unwrap().to_bytes();
-                            let body = if gzip {
-                                let mut out = Vec::new();
-                                flate2::read::GzDecoder::new(&body[..])
-                                    .read_to_end(&mut out)
-                                    .unwrap();
-                                Bytes::from(out)
-                            } else {
-                                body
-                            };
-                            let response = if path != "/v1/metrics" {
-                                hyper::Response::builder()
-                                    .status(404)
-                                    .body(Full::new(Bytes::new()))
-                                    .unwrap()
-                            } else {
-                                store.push(
-                                    ExportMetricsServiceRequest::decode(body).unwrap(),
-                                    headers,
-                                );
-                                let reply = ExportMetricsServiceResponse {
-                                    partial_success: None,
-                                }
-                                .encode_to_vec();
-                                hyper::Response::builder()
-                                    .header("content-type", "application/x-protobuf")
-                                    .body(Full::new(Bytes::from(reply)))
-                                    .unwrap()
-                            };
-                            Ok::<_, Infallible>(response)
+                match tls {
+                    None => serve_otlp_http(stream, store).await,
+                    Some(acceptor) => {
+                        if let Ok(stream) = acceptor.accept(stream).await {
+                            serve_otlp_http(stream, store).await
                         }
-                    },
-                );
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                    .await;
+                    }
+                }
             });
         }
     });
@@ -221,6 +249,58 @@ pub fn http_receiver() -> Receiver {
         received,
         runtime: Some(runtime),
     }
+}
+
+async fn serve_otlp_http<I>(io: I, store: Received)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service =
+        hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+            let store = store.clone();
+            async move {
+                let headers: Vec<(String, String)> = request
+                    .headers()
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_owned()))
+                    .collect();
+                let path = request.uri().path().to_owned();
+                let gzip = request
+                    .headers()
+                    .get("content-encoding")
+                    .is_some_and(|v| v == "gzip");
+                let body = request.into_body().collect().await.unwrap().to_bytes();
+                let body = if gzip {
+                    let mut out = Vec::new();
+                    flate2::read::GzDecoder::new(&body[..])
+                        .read_to_end(&mut out)
+                        .unwrap();
+                    Bytes::from(out)
+                } else {
+                    body
+                };
+                let response = if path != "/v1/metrics" {
+                    hyper::Response::builder()
+                        .status(404)
+                        .body(Full::new(Bytes::new()))
+                        .unwrap()
+                } else {
+                    store.push(ExportMetricsServiceRequest::decode(body).unwrap(), headers);
+                    let reply = ExportMetricsServiceResponse {
+                        partial_success: None,
+                    }
+                    .encode_to_vec();
+                    hyper::Response::builder()
+                        .header("content-type", "application/x-protobuf")
+                        .body(Full::new(Bytes::from(reply)))
+                        .unwrap()
+                };
+                Ok::<_, Infallible>(response)
+            }
+        });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(hyper_util::rt::TokioIo::new(io), service)
+        .await;
 }
 
 /// Every metric with `name` in a request.
