@@ -215,6 +215,17 @@ impl<K: Kind, A: AttributeSet> MetricDef<K, A> {
         self
     }
 
+    /// Lowers the derived cardinality limit, for unbounded attributes that describe one
+    /// entity together (a filesystem's device, type and mount point): their product
+    /// overstates the series the metric can have.
+    pub const fn with_cardinality_limit(mut self, limit: usize) -> Self {
+        if limit == 0 || limit > self.info.cardinality_limit {
+            panic!("a cardinality limit may only lower the one derived from the attributes");
+        }
+        self.info.cardinality_limit = limit;
+        self
+    }
+
     /// The untyped description of this metric.
     pub const fn info(&self) -> &MetricInfo {
         &self.info
@@ -266,13 +277,13 @@ macro_rules! metrics {
     ($(
         $(#[doc = $doc:literal])+
         $vis:vis $name:ident : $kind:ident < $t:ty, $attrs:ty > = $metric:literal, $unit:literal
-            $(, buckets = $buckets:expr)? ;
+            $(, buckets = $buckets:expr)? $(, limit = $limit:expr)? ;
     )+) => {
         $(
             $(#[doc = $doc])+
             $vis const $name: $crate::MetricDef<$crate::kind::$kind<$t>, $attrs> =
                 $crate::MetricDef::new($metric, $unit, $crate::name::trim(concat!($($doc),+)))
-                $(.with_buckets($buckets))?;
+                $(.with_buckets($buckets))? $(.with_cardinality_limit($limit))?;
         )+
 
         /// Every metric defined in this module.

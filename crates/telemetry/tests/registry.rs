@@ -89,7 +89,12 @@ fn cardinality_limits_are_derived_from_declared_attributes() {
         } else {
             closed
         };
-        assert_eq!(info.cardinality_limit, expected, "{}", info.name);
+        // A definition may lower the derived limit (correlated attributes), never raise it.
+        assert!(
+            info.cardinality_limit <= expected && info.cardinality_limit > 0,
+            "{}",
+            info.name
+        );
         assert!(
             info.cardinality_limit < 2000,
             "{} keeps the SDK's default limit",

@@ -4,11 +4,16 @@
 //! Components build their instrumentation from these definitions (see
 //! `docs/architecture.md`); `docs/metrics.md` is generated from [`registry`].
 
+pub mod host;
 pub mod telemetry;
 
 use crate::MetricInfo;
 
 /// Every metric definition of the catalog, grouped by component in a stable order.
 pub fn registry() -> Vec<&'static MetricInfo> {
-    [telemetry::ALL].into_iter().flatten().copied().collect()
+    [telemetry::ALL, host::ALL]
+        .into_iter()
+        .flatten()
+        .copied()
+        .collect()
 }

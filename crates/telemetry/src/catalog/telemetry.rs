@@ -88,6 +88,8 @@ crate::metrics! {
     /// Measurements dropped as invalid (NaN, infinite, negative counter increment).
     pub MEASUREMENTS_DROPPED: Counter<u64, (DropReason,)> =
         "node.telemetry.measurements.dropped", "{measurement}";
+    /// Time one host-metrics refresh took (sysinfo and /proc reads).
+    pub HOST_REFRESH_DURATION: Histogram<f64, ()> = "node.telemetry.host.refresh.duration", "s";
     /// Unix time a state source last changed; an old value means stale observations.
     pub SOURCE_LAST_UPDATE: ObservableGauge<f64, (crate::Unbounded<Source>,)> =
         "node.telemetry.source.last_update", "s";

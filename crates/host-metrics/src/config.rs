@@ -1,0 +1,315 @@
+//! What to report: groups, device/interface/mount-point filters, refresh interval.
+//! Built from code or from `TELEMETRY_HOST_METRICS*` environment variables.
+
+use std::time::Duration;
+
+use telemetry::ConfigError;
+
+/// A group of host metrics that can be switched on or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Group {
+    /// `system.cpu.*`.
+    Cpu,
+    /// `system.memory.*`.
+    Memory,
+    /// `system.paging.*`.
+    Paging,
+    /// `system.disk.*`.
+    Disk,
+    /// `system.filesystem.*`.
+    Filesystem,
+    /// `system.network.*`.
+    Network,
+    /// `process.*` for this process, and `system.uptime`.
+    Process,
+}
+
+impl Group {
+    /// Every group.
+    pub const ALL: [Group; 7] = [
+        Group::Cpu,
+        Group::Memory,
+        Group::Paging,
+        Group::Disk,
+        Group::Filesystem,
+        Group::Network,
+        Group::Process,
+    ];
+
+    /// The group's name in `TELEMETRY_HOST_METRICS_GROUPS`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Group::Cpu => "cpu",
+            Group::Memory => "memory",
+            Group::Paging => "paging",
+            Group::Disk => "disk",
+            Group::Filesystem => "filesystem",
+            Group::Network => "network",
+            Group::Process => "process",
+        }
+    }
+}
+
+/// Name filter: a name passes when no exclude pattern matches it and the include list is
+/// empty or one of its patterns matches. A pattern ending in `*` matches by prefix;
+/// otherwise it must equal the name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// Patterns a name must match (any), when non-empty.
+    pub include: Vec<String>,
+    /// Patterns a name must not match.
+    pub exclude: Vec<String>,
+}
+
+impl Filter {
+    /// A filter excluding `patterns`.
+    pub fn excluding(patterns: &[&str]) -> Self {
+        Self {
+            include: Vec::new(),
+            exclude: patterns.iter().map(|p| p.to_string()).collect(),
+        }
+    }
+
+    /// Whether `name` passes.
+    pub fn allows(&self, name: &str) -> bool {
+        let matches = |pattern: &String| match pattern.strip_suffix('*') {
+            Some(prefix) => name.starts_with(prefix),
+            None => name == pattern,
+        };
+        (self.include.is_empty() || self.include.iter().any(matches))
+            && !self.exclude.iter().any(matches)
+    }
+}
+
+/// Filesystem types that are not storage: never reported by default.
+pub const PSEUDO_FILESYSTEMS: &[&str] = &[
+    "proc",
+    "sysfs",
+    "cgroup",
+    "cgroup2",
+    "devpts",
+    "devtmpfs",
+    "securityfs",
+    "pstore",
+    "bpf",
+    "tracefs",
+    "debugfs",
+    "mqueue",
+    "hugetlbfs",
+    "fusectl",
+    "configfs",
+    "autofs",
+    "binfmt_misc",
+    "nsfs",
+    "rpc_pipefs",
+    "selinuxfs",
+    "efivarfs",
+    "ramfs",
+    "squashfs",
+    "nfsd",
+    "fuse.lxcfs",
+    "fuse.gvfsd-fuse",
+    "tmpfs",
+];
+
+/// The host-metrics configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostMetricsConfig {
+    /// Whether anything is reported.
+    pub enabled: bool,
+    /// The groups reported.
+    pub groups: Vec<Group>,
+    /// Block devices for `system.disk.*` (defaults skip loop and ram devices).
+    pub devices: Filter,
+    /// Interfaces for `system.network.*` (defaults skip loopback).
+    pub interfaces: Filter,
+    /// Mount points for `system.filesystem.*` (defaults skip container-runtime internals).
+    pub mountpoints: Filter,
+    /// Filesystem types for `system.filesystem.*` (defaults skip [`PSEUDO_FILESYSTEMS`]).
+    pub filesystem_types: Filter,
+    /// Collections closer together than this (an OTLP export and a scrape) share one
+    /// refresh of the sources; never less than
+    /// [`MIN_REFRESH_INTERVAL`](crate::MIN_REFRESH_INTERVAL).
+    pub min_interval: Duration,
+}
+
+impl Default for HostMetricsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            groups: Group::ALL.to_vec(),
+            devices: Filter::excluding(&["loop*", "ram*", "zram*", "sr*", "fd*"]),
+            interfaces: Filter::excluding(&["lo"]),
+            mountpoints: Filter::excluding(&[
+                "/var/lib/docker/*",
+                "/var/lib/containers/*",
+                "/run/containerd/*",
+                "/run/docker/*",
+                "/snap/*",
+                "/proc/*",
+                "/sys/*",
+                "/dev/*",
+            ]),
+            filesystem_types: Filter::excluding(PSEUDO_FILESYSTEMS),
+            min_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+impl HostMetricsConfig {
+    /// Whether `group` is reported.
+    pub fn reports(&self, group: Group) -> bool {
+        self.enabled && self.groups.contains(&group)
+    }
+
+    /// Overrides this configuration with `TELEMETRY_HOST_METRICS*` variables read through
+    /// `lookup`:
+    ///
+    /// | variable | meaning |
+    /// |---|---|
+    /// | `TELEMETRY_HOST_METRICS` | `true` / `false` |
+    /// | `TELEMETRY_HOST_METRICS_GROUPS` | comma list of cpu, memory, paging, disk, filesystem, network, process |
+    /// | `TELEMETRY_HOST_METRICS_DEVICES`, `..._EXCLUDE_DEVICES` | device patterns (`sd*`) |
+    /// | `TELEMETRY_HOST_METRICS_INTERFACES`, `..._EXCLUDE_INTERFACES` | interface patterns |
+    /// | `TELEMETRY_HOST_METRICS_MOUNTPOINTS`, `..._EXCLUDE_MOUNTPOINTS` | mount-point patterns |
+    /// | `TELEMETRY_HOST_METRICS_MIN_INTERVAL` | ms between refreshes |
+    ///
+    /// An `..._EXCLUDE_...` variable replaces the default exclusions.
+    pub fn apply_env(
+        &mut self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<(), ConfigError> {
+        let var = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        if let Some(v) = var("TELEMETRY_HOST_METRICS") {
+            self.enabled = match v.trim().to_ascii_lowercase().as_str() {
+                "true" => true,
+                "false" => false,
+                _ => {
+                    return Err(invalid(
+                        "TELEMETRY_HOST_METRICS",
+                        &v,
+                        "expected true or false",
+                    ))
+                }
+            };
+        }
+        if let Some(v) = var("TELEMETRY_HOST_METRICS_GROUPS") {
+            self.groups = v
+                .split(',')
+                .map(str::trim)
+                .filter(|g| !g.is_empty())
+                .map(|g| {
+                    Group::ALL
+                        .into_iter()
+                        .find(|known| known.as_str() == g)
+                        .ok_or_else(|| {
+                            invalid(
+                            "TELEMETRY_HOST_METRICS_GROUPS",
+                            g,
+                            "expected cpu, memory, paging, disk, filesystem, network or process",
+                        )
+                        })
+                })
+                .collect::<Result<_, _>>()?;
+        }
+        let lists: [(&str, &str, &mut Filter); 3] = [
+            ("DEVICES", "EXCLUDE_DEVICES", &mut self.devices),
+            ("INTERFACES", "EXCLUDE_INTERFACES", &mut self.interfaces),
+            ("MOUNTPOINTS", "EXCLUDE_MOUNTPOINTS", &mut self.mountpoints),
+        ];
+        for (include, exclude, filter) in lists {
+            if let Some(v) = var(&format!("TELEMETRY_HOST_METRICS_{include}")) {
+                filter.include = patterns(&format!("TELEMETRY_HOST_METRICS_{include}"), &v)?;
+            }
+            if let Some(v) = var(&format!("TELEMETRY_HOST_METRICS_{exclude}")) {
+                filter.exclude = patterns(&format!("TELEMETRY_HOST_METRICS_{exclude}"), &v)?;
+            }
+        }
+        if let Some(v) = var("TELEMETRY_HOST_METRICS_MIN_INTERVAL") {
+            self.min_interval =
+                v.trim()
+                    .parse::<u64>()
+                    .map(Duration::from_millis)
+                    .map_err(|_| {
+                        invalid(
+                            "TELEMETRY_HOST_METRICS_MIN_INTERVAL",
+                            &v,
+                            "expected whole milliseconds",
+                        )
+                    })?;
+        }
+        Ok(())
+    }
+}
+
+fn invalid(variable: &str, value: &str, reason: &str) -> ConfigError {
+    ConfigError::Invalid {
+        variable: variable.to_owned(),
+        value: value.to_owned(),
+        reason: reason.to_owned(),
+    }
+}
+
+fn patterns(variable: &str, value: &str) -> Result<Vec<String>, ConfigError> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            if p.chars().any(|c| c.is_control()) || p[..p.len() - 1].contains('*') {
+                Err(invalid(
+                    variable,
+                    p,
+                    "a pattern is a name, or a prefix followed by a single trailing *",
+                ))
+            } else {
+                Ok(p.to_owned())
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_and_env() {
+        let config = HostMetricsConfig::default();
+        assert!(!config.interfaces.allows("lo"));
+        assert!(config.interfaces.allows("eth0"));
+        assert!(!config.devices.allows("loop3"));
+        assert!(!config.filesystem_types.allows("proc"));
+        assert!(!config
+            .mountpoints
+            .allows("/var/lib/docker/overlay2/abc/merged"));
+
+        let mut config = HostMetricsConfig::default();
+        let env = |name: &str| match name {
+            "TELEMETRY_HOST_METRICS_GROUPS" => Some("cpu, process".to_owned()),
+            "TELEMETRY_HOST_METRICS_INTERFACES" => Some("eth*".to_owned()),
+            "TELEMETRY_HOST_METRICS_EXCLUDE_INTERFACES" => Some("eth9".to_owned()),
+            "TELEMETRY_HOST_METRICS_MIN_INTERVAL" => Some("250".to_owned()),
+            _ => None,
+        };
+        config.apply_env(env).unwrap();
+        assert!(config.reports(Group::Cpu) && !config.reports(Group::Disk));
+        assert!(config.interfaces.allows("eth0") && !config.interfaces.allows("eth9"));
+        assert!(config.interfaces.allows("eth0") && !config.interfaces.allows("wlan0"));
+        assert!(config.interfaces.allows("eth1") && !config.interfaces.allows("lo"));
+        assert_eq!(config.min_interval, Duration::from_millis(250));
+
+        for (variable, value) in [
+            ("TELEMETRY_HOST_METRICS", "maybe"),
+            ("TELEMETRY_HOST_METRICS_GROUPS", "cpu,gpu"),
+            ("TELEMETRY_HOST_METRICS_DEVICES", "s*d"),
+            ("TELEMETRY_HOST_METRICS_MIN_INTERVAL", "1s"),
+        ] {
+            let error = HostMetricsConfig::default()
+                .apply_env(|n| (n == variable).then(|| value.to_owned()))
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(variable), "{error}");
+        }
+    }
+}
