@@ -1,0 +1,268 @@
+//! Wires the components together, prints where to look and a summary line, and shuts
+//! down gracefully.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use host_metrics::{HostMetrics, HostMetricsConfig};
+use telemetry::{ConfigError, TelemetryClient};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::Cli;
+use crate::mempool::{Mempool, MempoolLimits};
+use crate::p2p::P2p;
+use crate::prover::{Prover, ProverConfig};
+use crate::rpc::{self, RpcMetrics, RpcState};
+use crate::sequencer::Sequencer;
+use crate::storage::{Storage, StorageError};
+
+/// Why the node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Telemetry configuration.
+    #[error(transparent)]
+    Telemetry(#[from] ConfigError),
+    /// A listening address.
+    #[error("cannot listen on {what} {addr}: {source}")]
+    Listen {
+        /// rpc or p2p.
+        what: &'static str,
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The block store.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+fn telemetry(cli: &Cli) -> Result<TelemetryClient, ConfigError> {
+    let mut builder = TelemetryClient::builder("demo-node")
+        .service_version(env!("CARGO_PKG_VERSION"))
+        .node_role(cli.role.clone())
+        .with_env()?;
+    if !cli.no_metrics_bridge {
+        let mut bridge = builder
+            .config()
+            .prometheus
+            .clone()
+            .unwrap_or(telemetry::PrometheusConfig::new(cli.metrics_addr));
+        bridge.listen = cli.metrics_addr;
+        builder = builder.prometheus_config(bridge);
+    }
+    if cli.no_telemetry {
+        builder = builder.disabled(true);
+    }
+    builder.build()
+}
+
+async fn bind(what: &'static str, addr: std::net::SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Listen { what, addr, source })
+}
+
+/// Runs the node until SIGINT, SIGTERM or `--run-for`.
+pub async fn run(cli: Cli) -> Result<(), StartError> {
+    let client = telemetry(&cli)?;
+    let mut host_config = HostMetricsConfig::default();
+    host_config.apply_env(|name| std::env::var(name).ok())?;
+    host_config.enabled &= !cli.no_host_metrics;
+    let _host = HostMetrics::register(&client, host_config);
+
+    let rpc_listener = bind("rpc", cli.rpc_addr).await?;
+    let p2p_listener = bind("p2p", cli.p2p_addr).await?;
+    let rpc_addr = rpc_listener
+        .local_addr()
+        .map_err(|source| StartError::Listen {
+            what: "rpc",
+            addr: cli.rpc_addr,
+            source,
+        })?;
+    let p2p_addr = p2p_listener
+        .local_addr()
+        .map_err(|source| StartError::Listen {
+            what: "p2p",
+            addr: cli.p2p_addr,
+            source,
+        })?;
+    let data_dir = cli.data_dir.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!(
+            "demo-node-{}-{}",
+            std::process::id(),
+            p2p_addr.port()
+        ))
+    });
+
+    let mempool = Arc::new(Mempool::new(
+        MempoolLimits {
+            capacity: cli.mempool_capacity as usize,
+            max_tx_size: cli.max_tx_size as usize,
+        },
+        &client,
+    ));
+    let storage = Arc::new(Storage::open(&data_dir, &client)?);
+    let prover = Arc::new(Prover::start(
+        ProverConfig {
+            workers: cli.provers as usize,
+            iterations_per_transaction: cli.prover_work,
+            deadline: cli.slot * 10,
+            queue_capacity: 1024,
+        },
+        &client,
+    ));
+    let p2p = Arc::new(P2p::new(mempool.clone(), &client));
+    let sequencer = Arc::new(Sequencer::new(
+        cli.slot,
+        cli.max_block_txs as usize,
+        mempool.clone(),
+        storage.clone(),
+        prover.clone(),
+        p2p.clone(),
+        &client,
+    ));
+
+    let cancel = CancellationToken::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    let state = RpcState {
+        mempool: mempool.clone(),
+        p2p: p2p.clone(),
+        sequencer: sequencer.clone(),
+        metrics: Arc::new(RpcMetrics::new(&client)),
+    };
+    let rpc_cancel = cancel.clone();
+    tasks.spawn(async move {
+        let serve = axum::serve(rpc_listener, rpc::router(state))
+            .with_graceful_shutdown(rpc_cancel.cancelled_owned());
+        if let Err(error) = serve.await {
+            tracing::error!(%error, "rpc server failed");
+        }
+    });
+    tasks.spawn(p2p.clone().listen(p2p_listener, cancel.clone()));
+    for peer in &cli.peers {
+        tasks.spawn(p2p.clone().connect(*peer, cancel.clone()));
+    }
+    tasks.spawn(sequencer.clone().run(cancel.clone()));
+    if !cli.no_load {
+        let name = format!("load-{}", p2p_addr.port());
+        tasks.spawn(crate::loadgen::run(
+            rpc_addr,
+            cli.load_rate,
+            name,
+            cli.max_tx_size as usize,
+            cancel.clone(),
+        ));
+    }
+
+    let metrics = match client.prometheus_addr() {
+        Some(addr) => format!("http://{addr}/metrics"),
+        None if client.is_enabled() => "(OTLP push only)".to_owned(),
+        None => "(telemetry off)".to_owned(),
+    };
+    println!(
+        "demo-node listening: rpc=http://{rpc_addr} p2p={p2p_addr} metrics={metrics} data={}",
+        data_dir.display()
+    );
+
+    let started = Instant::now();
+    let mut summary = tokio::time::interval_at(
+        tokio::time::Instant::now() + cli.summary_every,
+        cli.summary_every,
+    );
+    let mut last = (Instant::now(), 0u64);
+    let stop = stop_signal(cli.run_for);
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            reason = &mut stop => {
+                println!("demo-node: {reason}; shutting down");
+                break;
+            }
+            _ = summary.tick() => {
+                let included = sequencer.included();
+                let rate = (included - last.1) as f64 / last.0.elapsed().as_secs_f64();
+                last = (Instant::now(), included);
+                println!(
+                    "demo-node: height={} tx/s={rate:.1} mempool={} peers={} proofs={} export={}",
+                    storage.height(),
+                    mempool.len(),
+                    p2p.peer_count(),
+                    prover.proved(),
+                    export_status(&client),
+                );
+            }
+        }
+    }
+
+    cancel.cancel();
+    let drained = tokio::time::timeout(Duration::from_secs(5), async {
+        while tasks.join_next().await.is_some() {}
+    });
+    if drained.await.is_err() {
+        tracing::warn!("some tasks did not stop within 5 s");
+    }
+    prover.stop();
+    let flushed = tokio::task::spawn_blocking(move || client.shutdown()).await;
+    match flushed {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::warn!(%error, "final telemetry flush incomplete"),
+        Err(error) => tracing::warn!(%error, "final telemetry flush failed"),
+    }
+    println!(
+        "demo-node: stopped after {:.1}s at height {}",
+        started.elapsed().as_secs_f64(),
+        storage.height()
+    );
+    Ok(())
+}
+
+/// `off`, `no export yet`, `ok (last 3s ago)` or `failing (N in a row)`.
+fn export_status(client: &TelemetryClient) -> String {
+    let status = client.export_status();
+    if !client.is_enabled() {
+        return "off".into();
+    }
+    match (
+        status.attempts,
+        status.consecutive_failures,
+        status.last_success_unix,
+    ) {
+        (0, _, _) => "pull-only".into(),
+        (_, 0, Some(at)) => {
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or(at);
+            format!("ok(last {:.0}s ago)", (now - at).max(0.0))
+        }
+        (_, failures, _) => format!("failing({failures} in a row)"),
+    }
+}
+
+/// Resolves with the reason to stop: SIGINT, SIGTERM or the run time elapsed.
+async fn stop_signal(run_for: Option<Duration>) -> &'static str {
+    let elapsed = async {
+        match run_for {
+            Some(d) => tokio::time::sleep(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+        _ = terminate => "SIGTERM",
+        _ = elapsed => "run time elapsed",
+    }
+}

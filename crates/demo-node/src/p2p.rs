@@ -1,0 +1,244 @@
+//! P2P: TCP connections to the peers given on the command line (and from peers that
+//! connect), gossiping transactions and blocks as length-prefixed JSON frames:
+//! `[topic: u8][length: u32 LE][body]`.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use telemetry::catalog::mempool::Origin;
+use telemetry::catalog::p2p::{
+    ConnectionFailure, Direction, Topic, CONNECTION_FAILURES, MESSAGES, PEERS, TRAFFIC,
+};
+use telemetry::{Counter, TelemetryClient, UpDownCounter};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::mempool::Mempool;
+use crate::tx::{Block, Transaction};
+
+/// Largest frame body accepted.
+const MAX_FRAME: u32 = 8 * 1024 * 1024;
+/// Frames queued per peer before new ones are dropped for that peer.
+const PEER_QUEUE: usize = 4096;
+
+/// P2P instrumentation.
+struct P2pMetrics {
+    messages: Counter<u64, (Direction, Topic)>,
+    traffic: Counter<u64, (Direction, Topic)>,
+    peers: UpDownCounter<i64, ()>,
+    failures: Counter<u64, (ConnectionFailure,)>,
+}
+
+impl P2pMetrics {
+    fn frame(&self, direction: Direction, topic: Topic, bytes: usize) {
+        self.messages.add(1, (direction, topic));
+        self.traffic.add(bytes as u64, (direction, topic));
+    }
+}
+
+#[derive(Clone)]
+struct Frame {
+    topic: Topic,
+    body: Arc<Vec<u8>>,
+}
+
+/// The gossip layer.
+pub struct P2p {
+    peers: Mutex<Vec<mpsc::Sender<Frame>>>,
+    connected: AtomicUsize,
+    mempool: Arc<Mempool>,
+    metrics: P2pMetrics,
+}
+
+impl P2p {
+    /// A gossip layer that feeds received transactions into `mempool`.
+    pub fn new(mempool: Arc<Mempool>, client: &TelemetryClient) -> Self {
+        let meter = client.component("p2p");
+        Self {
+            peers: Mutex::new(Vec::new()),
+            connected: AtomicUsize::new(0),
+            mempool,
+            metrics: P2pMetrics {
+                messages: meter.counter(&MESSAGES),
+                traffic: meter.counter(&TRAFFIC),
+                peers: meter.up_down_counter(&PEERS),
+                failures: meter.counter(&CONNECTION_FAILURES),
+            },
+        }
+    }
+
+    /// Peers connected now.
+    pub fn peer_count(&self) -> usize {
+        self.connected.load(Ordering::Relaxed)
+    }
+
+    /// Gossips a transaction this node accepted from its own RPC.
+    pub fn gossip_transaction(&self, tx: &Transaction) {
+        if let Ok(body) = serde_json::to_vec(tx) {
+            self.broadcast(Frame {
+                topic: Topic::Transaction,
+                body: Arc::new(body),
+            });
+        }
+    }
+
+    /// Announces a block this node built.
+    pub fn announce_block(&self, block: &Block) {
+        if let Ok(body) = serde_json::to_vec(block) {
+            self.broadcast(Frame {
+                topic: Topic::Block,
+                body: Arc::new(body),
+            });
+        }
+    }
+
+    fn broadcast(&self, frame: Frame) {
+        let mut peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
+        peers.retain(|peer| match peer.try_send(frame.clone()) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::warn!("peer send queue full; frame dropped for that peer");
+                true
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        });
+    }
+
+    /// Accepts peers until cancelled.
+    pub async fn listen(self: Arc<Self>, listener: TcpListener, cancel: CancellationToken) {
+        loop {
+            let accepted = tokio::select! {
+                _ = cancel.cancelled() => return,
+                accepted = listener.accept() => accepted,
+            };
+            match accepted {
+                Ok((stream, peer)) => {
+                    tracing::info!(%peer, "peer connected (inbound)");
+                    tokio::spawn(self.clone().serve(stream, cancel.clone()));
+                }
+                Err(error) => tracing::warn!(%error, "p2p accept failed"),
+            }
+        }
+    }
+
+    /// Keeps a connection to `addr` up until cancelled, retrying with backoff.
+    pub async fn connect(self: Arc<Self>, addr: SocketAddr, cancel: CancellationToken) {
+        let mut backoff = Duration::from_millis(250);
+        loop {
+            let attempt = tokio::select! {
+                _ = cancel.cancelled() => return,
+                attempt = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(addr)) => attempt,
+            };
+            match attempt {
+                Ok(Ok(stream)) => {
+                    tracing::info!(peer = %addr, "peer connected (outbound)");
+                    backoff = Duration::from_millis(250);
+                    self.clone().serve(stream, cancel.clone()).await;
+                }
+                Ok(Err(_)) | Err(_) => {
+                    self.metrics
+                        .failures
+                        .add(1, (ConnectionFailure::Unreachable,));
+                    tracing::debug!(peer = %addr, "peer unreachable; retrying in {backoff:?}");
+                }
+            }
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(10));
+        }
+    }
+
+    /// Runs one connection: a writer draining this peer's queue, and a reader.
+    async fn serve(self: Arc<Self>, stream: TcpStream, cancel: CancellationToken) {
+        let _ = stream.set_nodelay(true);
+        let (mut reader, mut writer) = stream.into_split();
+        let (sender, mut queue) = mpsc::channel::<Frame>(PEER_QUEUE);
+        self.peers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(sender);
+        self.connected.fetch_add(1, Ordering::Relaxed);
+        self.metrics.peers.add(1, ());
+
+        let this = self.clone();
+        let write = async move {
+            while let Some(frame) = queue.recv().await {
+                let mut bytes = Vec::with_capacity(frame.body.len() + 5);
+                bytes.push(topic_byte(frame.topic));
+                bytes.extend_from_slice(&(frame.body.len() as u32).to_le_bytes());
+                bytes.extend_from_slice(&frame.body);
+                if writer.write_all(&bytes).await.is_err() {
+                    return;
+                }
+                this.metrics
+                    .frame(Direction::Transmit, frame.topic, bytes.len());
+            }
+        };
+        let failure = tokio::select! {
+            _ = cancel.cancelled() => None,
+            _ = write => Some(ConnectionFailure::Broken),
+            failure = self.read_frames(&mut reader) => Some(failure),
+        };
+        if let Some(reason) = failure {
+            self.metrics.failures.add(1, (reason,));
+        }
+        self.connected.fetch_sub(1, Ordering::Relaxed);
+        self.metrics.peers.add(-1, ());
+        tracing::info!("peer disconnected");
+    }
+
+    /// Reads frames until the connection fails; returns why.
+    async fn read_frames(&self, reader: &mut tokio::net::tcp::OwnedReadHalf) -> ConnectionFailure {
+        loop {
+            let mut head = [0u8; 5];
+            if reader.read_exact(&mut head).await.is_err() {
+                return ConnectionFailure::Broken;
+            }
+            let length = u32::from_le_bytes([head[1], head[2], head[3], head[4]]);
+            let Some(topic) = topic_from_byte(head[0]).filter(|_| length <= MAX_FRAME) else {
+                return ConnectionFailure::Protocol;
+            };
+            let mut body = vec![0u8; length as usize];
+            if reader.read_exact(&mut body).await.is_err() {
+                return ConnectionFailure::Broken;
+            }
+            self.metrics
+                .frame(Direction::Receive, topic, body.len() + 5);
+            match topic {
+                Topic::Transaction => match serde_json::from_slice::<Transaction>(&body) {
+                    Ok(tx) => {
+                        let _ = self.mempool.submit(tx, Origin::Gossip);
+                    }
+                    Err(_) => return ConnectionFailure::Protocol,
+                },
+                Topic::Block => match serde_json::from_slice::<Block>(&body) {
+                    Ok(block) if block.verify() => {
+                        tracing::debug!(height = block.height, "peer announced a block")
+                    }
+                    _ => return ConnectionFailure::Protocol,
+                },
+            }
+        }
+    }
+}
+
+fn topic_byte(topic: Topic) -> u8 {
+    match topic {
+        Topic::Transaction => 1,
+        Topic::Block => 2,
+    }
+}
+
+fn topic_from_byte(byte: u8) -> Option<Topic> {
+    match byte {
+        1 => Some(Topic::Transaction),
+        2 => Some(Topic::Block),
+        _ => None,
+    }
+}

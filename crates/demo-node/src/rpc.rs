@@ -1,0 +1,176 @@
+//! The RPC component: an HTTP JSON API.
+//!
+//! | method | path | body / answer |
+//! |---|---|---|
+//! | `POST` | `/tx` | a [`Transaction`] as JSON → `{"id": hex}`, or `{"error": ...}` with 400 (malformed), 413 (too large) or 422 (rejected by the mempool) |
+//! | `GET` | `/status` | `{"height", "mempool_size", "peers", "included"}` |
+//! | `GET` | `/height` | `{"height"}` |
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+use telemetry::catalog::mempool::Origin;
+use telemetry::catalog::rpc::{
+    RpcErrorKind, RpcMethod, StatusClass, ERRORS, IN_FLIGHT, REQUESTS, REQUEST_DURATION,
+};
+use telemetry::{Counter, Histogram, TelemetryClient, UpDownCounter};
+
+use crate::mempool::Mempool;
+use crate::p2p::P2p;
+use crate::sequencer::Sequencer;
+use crate::tx::Transaction;
+
+/// Largest request body accepted, bytes.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// RPC instrumentation.
+pub struct RpcMetrics {
+    requests: Counter<u64, (RpcMethod, StatusClass)>,
+    errors: Counter<u64, (RpcMethod, RpcErrorKind)>,
+    duration: Histogram<f64, (RpcMethod,)>,
+    in_flight: UpDownCounter<i64, ()>,
+}
+
+impl RpcMetrics {
+    /// Instruments from `client`.
+    pub fn new(client: &TelemetryClient) -> Self {
+        let meter = client.component("rpc");
+        Self {
+            requests: meter.counter(&REQUESTS),
+            errors: meter.counter(&ERRORS),
+            duration: meter.histogram(&REQUEST_DURATION),
+            in_flight: meter.up_down_counter(&IN_FLIGHT),
+        }
+    }
+
+    fn answered(
+        &self,
+        method: RpcMethod,
+        status: StatusCode,
+        error: Option<RpcErrorKind>,
+        started: Instant,
+    ) {
+        let class = match status.as_u16() {
+            500.. => StatusClass::ServerError,
+            400.. => StatusClass::ClientError,
+            _ => StatusClass::Success,
+        };
+        self.requests.add(1, (method, class));
+        if let Some(kind) = error {
+            self.errors.add(1, (method, kind));
+        }
+        self.duration.record_since(started, (method,));
+    }
+}
+
+/// What the handlers need.
+#[derive(Clone)]
+pub struct RpcState {
+    /// The pool transactions go to.
+    pub mempool: Arc<Mempool>,
+    /// Gossip for accepted transactions.
+    pub p2p: Arc<P2p>,
+    /// For status.
+    pub sequencer: Arc<Sequencer>,
+    /// Instrumentation.
+    pub metrics: Arc<RpcMetrics>,
+}
+
+/// The API router.
+pub fn router(state: RpcState) -> Router {
+    let metrics = state.metrics.clone();
+    Router::new()
+        .route("/tx", post(submit_transaction))
+        .route("/status", get(status))
+        .route("/height", get(height))
+        .fallback(|| async {
+            error(
+                StatusCode::NOT_FOUND,
+                RpcErrorKind::NotFound,
+                "no such method",
+            )
+        })
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn_with_state(metrics, track))
+        .with_state(state)
+}
+
+/// Records every request: method, status class, error kind, duration, in-flight.
+async fn track(State(metrics): State<Arc<RpcMetrics>>, request: Request, next: Next) -> Response {
+    let method = match (request.method(), request.uri().path()) {
+        (&Method::POST, "/tx") => RpcMethod::SubmitTransaction,
+        (&Method::GET, "/status") => RpcMethod::GetStatus,
+        (&Method::GET, "/height") => RpcMethod::GetHeight,
+        _ => RpcMethod::Unknown,
+    };
+    let started = Instant::now();
+    metrics.in_flight.add(1, ());
+    let response = next.run(request).await;
+    metrics.in_flight.add(-1, ());
+    let status = response.status();
+    let kind = response
+        .extensions()
+        .get::<RpcErrorKind>()
+        .copied()
+        .or_else(|| match status.as_u16() {
+            200..=399 => None,
+            404 | 405 => Some(RpcErrorKind::NotFound),
+            413 => Some(RpcErrorKind::TooLarge),
+            400..=499 => Some(RpcErrorKind::Malformed),
+            _ => Some(RpcErrorKind::Internal),
+        });
+    metrics.answered(method, status, kind, started);
+    response
+}
+
+fn error(status: StatusCode, kind: RpcErrorKind, message: impl std::fmt::Display) -> Response {
+    let mut response = (status, Json(json!({ "error": message.to_string() }))).into_response();
+    response.extensions_mut().insert(kind);
+    response
+}
+
+async fn submit_transaction(State(state): State<RpcState>, body: Bytes) -> Response {
+    let tx: Transaction = match serde_json::from_slice(&body) {
+        Ok(tx) => tx,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                RpcErrorKind::Malformed,
+                format!("malformed transaction: {e}"),
+            )
+        }
+    };
+    let id = hex::encode(tx.id());
+    match state.mempool.submit(tx.clone(), Origin::Rpc) {
+        Ok(()) => {
+            state.p2p.gossip_transaction(&tx);
+            Json(json!({ "id": id })).into_response()
+        }
+        Err(rejection) => error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            RpcErrorKind::Rejected,
+            rejection,
+        ),
+    }
+}
+
+async fn status(State(state): State<RpcState>) -> Json<serde_json::Value> {
+    Json(json!({
+        "height": state.sequencer.storage.height(),
+        "mempool_size": state.mempool.len(),
+        "peers": state.p2p.peer_count(),
+        "included": state.sequencer.included(),
+    }))
+}
+
+async fn height(State(state): State<RpcState>) -> Json<serde_json::Value> {
+    Json(json!({ "height": state.sequencer.storage.height() }))
+}
