@@ -24,6 +24,9 @@ use opentelemetry_sdk::metrics::{InstrumentKind, ManualReader, Pipeline, Tempora
 
 use crate::client::{TelemetryBuilder, TelemetryClient};
 
+#[cfg(feature = "test-receiver")]
+pub mod receiver;
+
 /// A [`ManualReader`] shared between the provider and the test kit.
 #[derive(Debug, Clone)]
 pub(crate) struct SharedReader(Arc<ManualReader>);

@@ -1,0 +1,383 @@
+//! Real OTLP receivers for tests: gRPC (tonic) and HTTP/protobuf (hyper), plain or TLS,
+//! speaking the official protobufs from `opentelemetry-proto`, and helpers that read what
+//! arrived. Enabled by the `test-receiver` feature; used by this workspace's tests and
+//! usable in a node's own. The constructors panic when they cannot bind a loopback port or
+//! parse the given certificate: they are for tests.
+
+use std::convert::Infallible;
+use std::io::Read;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+pub use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse;
+use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
+use opentelemetry_proto::tonic::metrics::v1::number_data_point;
+pub use opentelemetry_proto::tonic::metrics::v1::{metric, AggregationTemporality, Metric};
+use prost::Message;
+
+/// One request and its headers.
+type Delivery = (ExportMetricsServiceRequest, Vec<(String, String)>);
+
+/// What a receiver got: each request, with its headers.
+#[derive(Clone, Default)]
+pub struct Received {
+    inner: Arc<Mutex<Vec<Delivery>>>,
+}
+
+impl Received {
+    fn push(&self, request: ExportMetricsServiceRequest, headers: Vec<(String, String)>) {
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((request, headers));
+    }
+
+    /// Requests received.
+    pub fn count(&self) -> usize {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// The latest request.
+    pub fn last_request(&self) -> Option<ExportMetricsServiceRequest> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .last()
+            .map(|(r, _)| r.clone())
+    }
+
+    /// The latest request's headers.
+    pub fn last_headers(&self) -> Vec<(String, String)> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .last()
+            .map(|(_, h)| h.clone())
+            .unwrap_or_default()
+    }
+
+    /// Every request, oldest first.
+    pub fn requests(&self) -> Vec<ExportMetricsServiceRequest> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(r, _)| r.clone())
+            .collect()
+    }
+
+    /// Waits (bounded) until `n` requests arrived.
+    pub fn wait_for(&self, n: usize, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if self.count() >= n {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.count() >= n
+    }
+}
+
+struct GrpcReceiver(Received);
+
+#[tonic::async_trait]
+impl MetricsService for GrpcReceiver {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportMetricsServiceRequest>,
+    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        let headers = request
+            .metadata()
+            .clone()
+            .into_headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_owned()))
+            .collect();
+        self.0.push(request.into_inner(), headers);
+        Ok(tonic::Response::new(ExportMetricsServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
+/// A running receiver; stops when dropped.
+pub struct Receiver {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// What it got.
+    pub received: Received,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("test receiver setup")
+}
+
+/// An OTLP/gRPC receiver on `addr` (use port 0 for a free one).
+pub fn grpc_receiver_on(addr: SocketAddr) -> Receiver {
+    let runtime = runtime();
+    let received = Received::default();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(addr))
+        .expect("test receiver setup");
+    let addr = listener.local_addr().expect("receiver address");
+    let service = MetricsServiceServer::new(GrpcReceiver(received.clone()))
+        .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
+    runtime.spawn(
+        tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+    Receiver {
+        addr,
+        received,
+        runtime: Some(runtime),
+    }
+}
+
+/// An OTLP/gRPC receiver on a free loopback port.
+pub fn grpc_receiver() -> Receiver {
+    grpc_receiver_on(SocketAddr::from(([127, 0, 0, 1], 0)))
+}
+
+/// An OTLP/gRPC receiver serving TLS with `certificate` (PEM certificate, PEM key).
+pub fn grpc_tls_receiver(certificate: &(String, String)) -> Receiver {
+    let runtime = runtime();
+    let received = Received::default();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("test receiver setup");
+    let addr = listener.local_addr().expect("receiver address");
+    let identity = tonic::transport::Identity::from_pem(&certificate.0, &certificate.1);
+    let server = tonic::transport::Server::builder()
+        .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
+        .expect("test receiver setup")
+        .add_service(MetricsServiceServer::new(GrpcReceiver(received.clone())))
+        .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener));
+    runtime.spawn(server);
+    Receiver {
+        addr,
+        received,
+        runtime: Some(runtime),
+    }
+}
+
+/// An OTLP/HTTP (protobuf) receiver answering `POST /v1/metrics`; gzip bodies accepted.
+pub fn http_receiver() -> Receiver {
+    http_receiver_with(None)
+}
+
+/// The same over TLS with `certificate` (PEM certificate, PEM key).
+pub fn http_tls_receiver(certificate: &(String, String)) -> Receiver {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs =
+        vec![CertificateDer::from_pem_slice(certificate.0.as_bytes()).expect("PEM certificate")];
+    let key = PrivateKeyDer::from_pem_slice(certificate.1.as_bytes()).expect("PEM private key");
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("test receiver setup")
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .expect("test receiver setup");
+    http_receiver_with(Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))))
+}
+
+fn http_receiver_with(tls: Option<tokio_rustls::TlsAcceptor>) -> Receiver {
+    let runtime = runtime();
+    let received = Received::default();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("test receiver setup");
+    let addr = listener.local_addr().expect("receiver address");
+    let store = received.clone();
+    runtime.spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let store = store.clone();
+            let tls = tls.clone();
+            tokio::spawn(async move {
+                match tls {
+                    None => serve_otlp_http(stream, store).await,
+                    Some(acceptor) => {
+                        if let Ok(stream) = acceptor.accept(stream).await {
+                            serve_otlp_http(stream, store).await
+                        }
+                    }
+                }
+            });
+        }
+    });
+    Receiver {
+        addr,
+        received,
+        runtime: Some(runtime),
+    }
+}
+
+async fn serve_otlp_http<I>(io: I, store: Received)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service =
+        hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+            let store = store.clone();
+            async move { Ok::<_, Infallible>(answer_otlp_http(request, &store).await) }
+        });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(hyper_util::rt::TokioIo::new(io), service)
+        .await;
+}
+
+/// Decodes one OTLP/HTTP request: 404 off `/v1/metrics`, 400 for a body that is not an
+/// (optionally gzipped) `ExportMetricsServiceRequest`.
+async fn answer_otlp_http(
+    request: hyper::Request<hyper::body::Incoming>,
+    store: &Received,
+) -> hyper::Response<Full<Bytes>> {
+    let status = |code: u16| {
+        let mut response = hyper::Response::new(Full::new(Bytes::new()));
+        *response.status_mut() =
+            hyper::StatusCode::from_u16(code).unwrap_or(hyper::StatusCode::BAD_REQUEST);
+        response
+    };
+    if request.uri().path() != "/v1/metrics" {
+        return status(404);
+    }
+    let headers: Vec<(String, String)> = request
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_owned()))
+        .collect();
+    let gzip = request
+        .headers()
+        .get("content-encoding")
+        .is_some_and(|v| v == "gzip");
+    let Ok(body) = request.into_body().collect().await.map(|b| b.to_bytes()) else {
+        return status(400);
+    };
+    let body = if gzip {
+        let mut out = Vec::new();
+        if flate2::read::GzDecoder::new(&body[..])
+            .read_to_end(&mut out)
+            .is_err()
+        {
+            return status(400);
+        }
+        Bytes::from(out)
+    } else {
+        body
+    };
+    let Ok(decoded) = ExportMetricsServiceRequest::decode(body) else {
+        return status(400);
+    };
+    store.push(decoded, headers);
+    let reply = ExportMetricsServiceResponse {
+        partial_success: None,
+    }
+    .encode_to_vec();
+    let mut response = hyper::Response::new(Full::new(Bytes::from(reply)));
+    response.headers_mut().insert(
+        "content-type",
+        hyper::header::HeaderValue::from_static("application/x-protobuf"),
+    );
+    response
+}
+
+/// Every metric with `name` in a request.
+pub fn metrics_named<'a>(
+    request: &'a ExportMetricsServiceRequest,
+    name: &'a str,
+) -> Vec<&'a Metric> {
+    request
+        .resource_metrics
+        .iter()
+        .flat_map(|r| &r.scope_metrics)
+        .flat_map(|s| &s.metrics)
+        .filter(|m| m.name == name)
+        .collect()
+}
+
+/// Attributes as sorted (key, value) strings.
+pub fn string_attributes(attributes: &[KeyValue]) -> Vec<(String, String)> {
+    let mut out: Vec<_> = attributes
+        .iter()
+        .map(|kv| {
+            let value = match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+                Some(any_value::Value::StringValue(s)) => s.clone(),
+                Some(any_value::Value::IntValue(i)) => i.to_string(),
+                Some(any_value::Value::BoolValue(b)) => b.to_string(),
+                Some(any_value::Value::DoubleValue(d)) => d.to_string(),
+                other => format!("{other:?}"),
+            };
+            (kv.key.clone(), value)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn matches(attributes: &[KeyValue], wanted: &[(&str, &str)]) -> bool {
+    let mut wanted: Vec<(String, String)> = wanted
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    wanted.sort();
+    string_attributes(attributes) == wanted
+}
+
+/// The value of a sum or gauge point with exactly `attributes` (as f64).
+pub fn point_value(
+    request: &ExportMetricsServiceRequest,
+    name: &str,
+    attributes: &[(&str, &str)],
+) -> Option<f64> {
+    metrics_named(request, name).into_iter().find_map(|m| {
+        let points = match m.data.as_ref()? {
+            metric::Data::Sum(s) => &s.data_points,
+            metric::Data::Gauge(g) => &g.data_points,
+            _ => return None,
+        };
+        points
+            .iter()
+            .find(|p| matches(&p.attributes, attributes))
+            .map(|p| match p.value {
+                Some(number_data_point::Value::AsInt(i)) => i as f64,
+                Some(number_data_point::Value::AsDouble(d)) => d,
+                None => f64::NAN,
+            })
+    })
+}
+
+/// Resource attribute of the first resource in a request.
+pub fn resource_attribute(request: &ExportMetricsServiceRequest, key: &str) -> Option<String> {
+    let resource = request.resource_metrics.first()?.resource.as_ref()?;
+    string_attributes(&resource.attributes)
+        .into_iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v)
+}
