@@ -1,18 +1,8 @@
 //! `demo-node`: a small but real node whose every metric is the result of real work.
 //! See `docs/demo-node.md`.
 
-mod cli;
-mod loadgen;
-mod mempool;
-mod node;
-mod p2p;
-mod prover;
-mod rpc;
-mod sequencer;
-mod storage;
-mod tx;
-
 use clap::Parser;
+use demo_node::{cli, node};
 
 fn main() -> std::process::ExitCode {
     let cli = match cli::Cli::try_parse() {
@@ -31,6 +21,7 @@ fn main() -> std::process::ExitCode {
     };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
                 tracing_subscriber::EnvFilter::new("info,opentelemetry=warn,opentelemetry_sdk=warn")

@@ -183,7 +183,7 @@ impl Mempool {
     }
 
     /// Transactions waiting.
-    pub fn len(&self) -> u64 {
+    pub fn pending(&self) -> u64 {
         self.count.load(Ordering::Relaxed)
     }
 }
@@ -225,7 +225,7 @@ mod tests {
             .unwrap();
         pool.submit(Transaction::signed("c", 1, "q"), Origin::Rpc)
             .unwrap(); // evicts a
-        assert_eq!(pool.len(), 2);
+        assert_eq!(pool.pending(), 2);
         let taken = pool.take(10);
         assert_eq!(taken.len(), 2);
         assert_eq!(

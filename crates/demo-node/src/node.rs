@@ -66,10 +66,11 @@ async fn bind(what: &'static str, addr: std::net::SocketAddr) -> Result<TcpListe
 
 /// Runs the node until SIGINT, SIGTERM or `--run-for`.
 pub async fn run(cli: Cli) -> Result<(), StartError> {
-    let client = telemetry(&cli)?;
+    // Every configuration error is reported before anything starts.
     let mut host_config = HostMetricsConfig::default();
     host_config.apply_env(|name| std::env::var(name).ok())?;
     host_config.enabled &= !cli.no_host_metrics;
+    let client = telemetry(&cli)?;
     let _host = HostMetrics::register(&client, host_config);
 
     let rpc_listener = bind("rpc", cli.rpc_addr).await?;
@@ -187,7 +188,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
                 println!(
                     "demo-node: height={} tx/s={rate:.1} mempool={} peers={} proofs={} export={}",
                     storage.height(),
-                    mempool.len(),
+                    mempool.pending(),
                     p2p.peer_count(),
                     prover.proved(),
                     export_status(&client),

@@ -165,7 +165,7 @@ async fn submit_transaction(State(state): State<RpcState>, body: Bytes) -> Respo
 async fn status(State(state): State<RpcState>) -> Json<serde_json::Value> {
     Json(json!({
         "height": state.sequencer.storage.height(),
-        "mempool_size": state.mempool.len(),
+        "mempool_size": state.mempool.pending(),
         "peers": state.p2p.peer_count(),
         "included": state.sequencer.included(),
     }))

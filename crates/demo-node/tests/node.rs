@@ -1,0 +1,388 @@
+//! The real binary on ephemeral ports: the metrics it reports through the bridge and over
+//! OTLP agree with the work that was done.
+
+mod support;
+
+use std::time::Duration;
+
+use support::*;
+use telemetry::testing::receiver::{grpc_receiver, point_value};
+
+const SUBMITS: &str = "node_rpc_requests_total";
+
+#[test]
+fn metrics_agree_with_the_work_done() {
+    let receiver = grpc_receiver();
+    let endpoint = format!("http://{}", receiver.addr);
+    let node = Node::start(
+        &["--no-load", "--slot", "300ms"],
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "500"),
+        ],
+    );
+
+    // 50 valid, 5 with a bad signature, 5 repeats, 2 malformed bodies.
+    let mut codes = Vec::new();
+    for i in 0..50 {
+        codes.push(node.post("/tx", &signed_tx("tester", i, &format!("payment {i}"))));
+    }
+    for i in 0..5 {
+        let mut tx: serde_json::Value =
+            serde_json::from_str(&signed_tx("tester", 100 + i, "forged")).unwrap();
+        tx["signature"] = serde_json::Value::String("00".repeat(32));
+        codes.push(node.post("/tx", &tx.to_string()));
+    }
+    for i in 0..5 {
+        codes.push(node.post("/tx", &signed_tx("tester", i, &format!("payment {i}"))));
+    }
+    codes.push(node.post("/tx", "{not json"));
+    codes.push(node.post("/tx", "{\"sender\": 1}"));
+    assert_eq!(codes.iter().filter(|c| **c == 200).count(), 50, "{codes:?}");
+    assert_eq!(codes.iter().filter(|c| **c == 422).count(), 10, "{codes:?}");
+    assert_eq!(codes.iter().filter(|c| **c == 400).count(), 2, "{codes:?}");
+    assert_eq!(node.get("/nowhere").0, 404);
+
+    // Wait until every accepted transaction is in a block.
+    assert!(eventually(Duration::from_secs(30), || node
+        .scrape()
+        .sum("node_sequencer_included_total", &[])
+        == 50.0));
+    let m = node.scrape();
+    let submitted = m.sum(SUBMITS, &[("rpc_method", "submit_transaction")]);
+    let accepted = m.sum(
+        "node_mempool_admissions_total",
+        &[("mempool_origin", "rpc"), ("mempool_outcome", "accepted")],
+    );
+    let rejected: f64 = ["duplicate", "invalid_signature", "too_large"]
+        .iter()
+        .map(|o| {
+            m.sum(
+                "node_mempool_admissions_total",
+                &[("mempool_origin", "rpc"), ("mempool_outcome", o)],
+            )
+        })
+        .sum();
+    let malformed = m.sum(
+        "node_rpc_errors_total",
+        &[
+            ("rpc_method", "submit_transaction"),
+            ("rpc_error_kind", "malformed"),
+        ],
+    );
+    assert_eq!(submitted, 62.0);
+    assert_eq!((accepted, rejected, malformed), (50.0, 10.0, 2.0));
+    assert_eq!(
+        submitted,
+        accepted + rejected + malformed,
+        "submitted = accepted + rejected (+ unparseable)"
+    );
+    assert_eq!(
+        m.sum(
+            "node_rpc_errors_total",
+            &[
+                ("rpc_method", "submit_transaction"),
+                ("rpc_error_kind", "rejected")
+            ]
+        ),
+        10.0
+    );
+    assert_eq!(
+        m.sum(
+            SUBMITS,
+            &[
+                ("rpc_method", "unknown"),
+                ("http_response_status_class", "4xx")
+            ]
+        ),
+        1.0
+    );
+    assert!(m.sum("node_sequencer_included_total", &[]) <= accepted);
+    assert_eq!(m.sum("node_mempool_size", &[]), 0.0);
+    assert_eq!(m.sum("node_rpc_in_flight", &[]), 0.0);
+
+    // Blocks built = height, at one scrape: slots that built a block (with or without
+    // transactions) against the stored height.
+    let built = m.sum(
+        "node_sequencer_slots_total",
+        &[("sequencer_slot_outcome", "built")],
+    ) + m.sum(
+        "node_sequencer_slots_total",
+        &[("sequencer_slot_outcome", "empty")],
+    );
+    assert_eq!(built, m.sum("node_storage_height", &[]));
+    assert_eq!(m.sum("node_sequencer_block_transactions_count", &[]), built);
+    assert_eq!(m.sum("node_sequencer_block_transactions_sum", &[]), 50.0);
+    assert_eq!(
+        m.sum("node_sequencer_inclusion_delay_seconds_count", &[]),
+        50.0
+    );
+    // Storage wrote what is on disk; host metrics are on by default.
+    assert!(m.sum("node_storage_written_bytes_total", &[]) > 0.0);
+    assert_eq!(
+        m.sum("node_storage_written_bytes_total", &[]),
+        m.sum("node_storage_disk_usage_bytes", &[])
+    );
+    assert!(m.sum("process_memory_usage_bytes", &[]) > 0.0);
+    assert!(
+        m.sum(
+            "node_telemetry_source_last_update_seconds",
+            &[("telemetry_source", "mempool")]
+        ) > 0.0
+    );
+
+    // SIGTERM: a clean exit, and the final flush reaches the OTLP receiver.
+    let (status, output) = node.terminate();
+    assert!(status.success(), "{status:?}");
+    let stopped = output
+        .iter()
+        .find(|l| l.contains("stopped after"))
+        .expect("a final line");
+    let height: f64 = stopped.rsplit(' ').next().unwrap().parse().unwrap();
+    let last = receiver
+        .received
+        .last_request()
+        .expect("OTLP exports arrived");
+    assert_eq!(
+        point_value(&last, "node.sequencer.included", &[]),
+        Some(50.0)
+    );
+    assert_eq!(point_value(&last, "node.storage.height", &[]), Some(height));
+    let slots = |outcome| {
+        point_value(
+            &last,
+            "node.sequencer.slots",
+            &[("sequencer.slot.outcome", outcome)],
+        )
+        .unwrap_or(0.0)
+    };
+    assert_eq!(
+        slots("built") + slots("empty"),
+        height,
+        "blocks built = height at the final flush"
+    );
+    assert_eq!(
+        point_value(
+            &last,
+            "node.mempool.admissions",
+            &[("mempool.origin", "rpc"), ("mempool.outcome", "accepted")]
+        ),
+        Some(50.0)
+    );
+}
+
+#[test]
+fn two_peered_nodes_gossip_and_agree() {
+    let b = Node::start(&["--no-load", "--slot", "200ms"], &[]);
+    let peer = b.p2p.to_string();
+    let a = Node::start(&["--no-load", "--slot", "200ms", "--peer", &peer], &[]);
+    assert!(eventually(Duration::from_secs(30), || a
+        .scrape()
+        .sum("node_p2p_peers", &[])
+        == 1.0
+        && b.scrape().sum("node_p2p_peers", &[]) == 1.0));
+    for i in 0..20 {
+        assert_eq!(a.post("/tx", &signed_tx("gossip", i, "hello peers")), 200);
+    }
+    let tx_sent = |n: &Node| {
+        n.scrape().sum(
+            "node_p2p_messages_total",
+            &[
+                ("network_io_direction", "transmit"),
+                ("p2p_topic", "transaction"),
+            ],
+        )
+    };
+    let tx_received = |n: &Node| {
+        n.scrape().sum(
+            "node_p2p_messages_total",
+            &[
+                ("network_io_direction", "receive"),
+                ("p2p_topic", "transaction"),
+            ],
+        )
+    };
+    assert!(eventually(Duration::from_secs(30), || tx_sent(&a) == 20.0
+        && tx_received(&b) == 20.0));
+    let gossiped = b.scrape().sum(
+        "node_mempool_admissions_total",
+        &[
+            ("mempool_origin", "gossip"),
+            ("mempool_outcome", "accepted"),
+        ],
+    );
+    assert_eq!(gossiped, 20.0);
+
+    // Blocks flow both ways; messages sent by one equal those received by the other (the
+    // counters move every slot, so compare until two scrapes agree).
+    let agree = |from: &Node, to: &Node| {
+        eventually(Duration::from_secs(30), || {
+            let sent = from.scrape().sum(
+                "node_p2p_messages_total",
+                &[("network_io_direction", "transmit")],
+            );
+            let received = to.scrape().sum(
+                "node_p2p_messages_total",
+                &[("network_io_direction", "receive")],
+            );
+            sent > 20.0 && sent == received
+        })
+    };
+    assert!(agree(&a, &b), "messages sent by A != received by B");
+    assert!(agree(&b, &a), "messages sent by B != received by A");
+    let bytes_sent = a.scrape().sum(
+        "node_p2p_traffic_bytes_total",
+        &[
+            ("network_io_direction", "transmit"),
+            ("p2p_topic", "transaction"),
+        ],
+    );
+    let bytes_received = b.scrape().sum(
+        "node_p2p_traffic_bytes_total",
+        &[
+            ("network_io_direction", "receive"),
+            ("p2p_topic", "transaction"),
+        ],
+    );
+    assert_eq!(bytes_sent, bytes_received);
+
+    // Two nodes on one machine: distinct service.instance.id.
+    let (ia, ib) = (
+        a.scrape().target_info("service_instance_id"),
+        b.scrape().target_info("service_instance_id"),
+    );
+    assert!(ia.is_some() && ia != ib, "{ia:?} vs {ib:?}");
+
+    // Alone again: B sees its peer leave.
+    let (status, _) = a.terminate();
+    assert!(status.success());
+    assert!(eventually(Duration::from_secs(30), || b
+        .scrape()
+        .sum("node_p2p_peers", &[])
+        == 0.0));
+}
+
+#[test]
+fn the_load_generator_keeps_a_fresh_node_busy() {
+    let node = Node::start(&["--slot", "250ms", "--load-rate", "40"], &[]);
+    // Every 25th generated transaction has a bad signature: after 60 inclusions at least
+    // one has been rejected.
+    let busy = eventually(Duration::from_secs(60), || {
+        let m = node.scrape();
+        m.sum("node_sequencer_included_total", &[]) >= 60.0
+            && m.sum(
+                "node_mempool_admissions_total",
+                &[("mempool_outcome", "invalid_signature")],
+            ) >= 1.0
+            && m.sum(
+                "node_prover_jobs_total",
+                &[("prover_job_outcome", "proved")],
+            ) >= 1.0
+            && m.sum(
+                "node_rpc_request_duration_seconds_count",
+                &[("rpc_method", "submit_transaction")],
+            ) >= 60.0
+    });
+    assert!(
+        busy,
+        "the node did not get busy on its own:\n{}",
+        node.scrape().1
+    );
+    let (status, _) = node.terminate();
+    assert!(status.success());
+}
+
+#[test]
+fn bad_options_exit_non_zero_with_one_line() {
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_demo-node"));
+        command
+            .env("DEMO_RPC_ADDR", "127.0.0.1:0")
+            .env("DEMO_P2P_ADDR", "127.0.0.1:0");
+        command
+            .env("TELEMETRY_PROMETHEUS_ADDR", "127.0.0.1:0")
+            .env("RUST_LOG", "warn");
+        command.args(args).args(["--run-for", "1s"]);
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let output = command.output().unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    for (args, env, code, needle) in [
+        (&["--slot", "soon"][..], &[][..], Some(2), "--slot"),
+        (&["--load-rate", "0"][..], &[][..], Some(2), "--load-rate"),
+        (&["--peer", "nowhere"][..], &[][..], Some(2), "--peer"),
+        (&["--frobnicate"][..], &[][..], Some(2), "--frobnicate"),
+        (
+            &[][..],
+            &[
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "udp"),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4317"),
+            ][..],
+            Some(1),
+            "OTEL_EXPORTER_OTLP_PROTOCOL",
+        ),
+        (&[][..], &[("DEMO_PROVERS", "0")][..], Some(2), "--provers"),
+        (
+            &[][..],
+            &[("TELEMETRY_HOST_METRICS_GROUPS", "gpu")][..],
+            Some(1),
+            "TELEMETRY_HOST_METRICS_GROUPS",
+        ),
+    ] {
+        let (got, stderr) = run(args, env);
+        let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(got, code, "{args:?} {env:?}: {stderr}");
+        assert_eq!(lines.len(), 1, "{args:?} {env:?}: {stderr}");
+        assert!(
+            lines[0].contains(needle) && !stderr.contains("panicked"),
+            "{args:?}: {stderr}"
+        );
+    }
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let (got, stderr) = run(&["--rpc-addr", &addr], &[]);
+    assert_eq!(got, Some(1), "{stderr}");
+    assert!(stderr.contains("rpc") && stderr.contains(&addr), "{stderr}");
+}
+
+#[test]
+fn help_documents_every_option_with_its_variable() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_demo-node"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8_lossy(&output.stdout);
+    for variable in [
+        "DEMO_RPC_ADDR",
+        "DEMO_P2P_ADDR",
+        "DEMO_PEERS",
+        "TELEMETRY_PROMETHEUS_ADDR",
+        "DEMO_NO_METRICS_BRIDGE",
+        "DEMO_NO_TELEMETRY",
+        "DEMO_NO_HOST_METRICS",
+        "DEMO_DATA_DIR",
+        "DEMO_SLOT",
+        "DEMO_MAX_BLOCK_TXS",
+        "DEMO_MEMPOOL_CAPACITY",
+        "DEMO_MAX_TX_SIZE",
+        "DEMO_PROVERS",
+        "DEMO_PROVER_WORK",
+        "DEMO_LOAD_RATE",
+        "DEMO_NO_LOAD",
+        "DEMO_NODE_ROLE",
+        "DEMO_RUN_FOR",
+        "DEMO_SUMMARY_EVERY",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+    ] {
+        assert!(
+            help.contains(variable),
+            "--help does not mention {variable}"
+        );
+    }
+}

@@ -1,0 +1,200 @@
+//! Runs the real `demo-node` binary on ephemeral ports and talks to it like a user would.
+#![allow(dead_code)] // each test binary uses part of the support module
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// A running node.
+pub struct Node {
+    child: Child,
+    pub rpc: SocketAddr,
+    pub p2p: SocketAddr,
+    pub metrics: SocketAddr,
+    lines: mpsc::Receiver<String>,
+}
+
+fn addr_after(line: &str, key: &str) -> SocketAddr {
+    let start = line
+        .find(key)
+        .unwrap_or_else(|| panic!("{key} in {line:?}"))
+        + key.len();
+    let value = line[start..].split_whitespace().next().unwrap();
+    let value = value
+        .trim_start_matches("http://")
+        .trim_end_matches("/metrics");
+    value.parse().unwrap_or_else(|e| panic!("{value:?}: {e}"))
+}
+
+impl Node {
+    /// Starts the node with ephemeral ports plus `args` and `env`; waits (bounded) for its
+    /// "listening" line.
+    pub fn start(args: &[&str], env: &[(&str, &str)]) -> Node {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_demo-node"));
+        command
+            .args([
+                "--rpc-addr",
+                "127.0.0.1:0",
+                "--p2p-addr",
+                "127.0.0.1:0",
+                "--metrics-addr",
+                "127.0.0.1:0",
+            ])
+            .args(["--summary-every", "1s"])
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let mut child = command.spawn().expect("demo-node starts");
+        let stdout = child.stdout.take().unwrap();
+        let (send, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if send.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        let listening = lines
+            .recv_timeout(Duration::from_secs(60))
+            .expect("demo-node printed where it listens");
+        assert!(listening.starts_with("demo-node listening:"), "{listening}");
+        Node {
+            rpc: addr_after(&listening, "rpc="),
+            p2p: addr_after(&listening, "p2p="),
+            metrics: addr_after(&listening, "metrics="),
+            child,
+            lines,
+        }
+    }
+
+    /// POSTs a JSON body to the RPC; returns the status code.
+    pub fn post(&self, path: &str, body: &str) -> u16 {
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: node\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        request(self.rpc, &(head + body)).0
+    }
+
+    /// GETs an RPC path; returns status and body.
+    pub fn get(&self, path: &str) -> (u16, String) {
+        request(
+            self.rpc,
+            &format!("GET {path} HTTP/1.1\r\nHost: node\r\nConnection: close\r\n\r\n"),
+        )
+    }
+
+    /// Scrapes the bridge and parses it.
+    pub fn scrape(&self) -> Exposition {
+        let (status, body) = request(
+            self.metrics,
+            "GET /metrics HTTP/1.1\r\nHost: node\r\nConnection: close\r\n\r\n",
+        );
+        assert_eq!(status, 200);
+        Exposition(
+            prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_owned()))).unwrap(),
+            body,
+        )
+    }
+
+    /// The chain height from the RPC.
+    pub fn height(&self) -> u64 {
+        let (_, body) = self.get("/height");
+        let value: serde_json::Value = serde_json::from_str(&body).unwrap();
+        value["height"].as_u64().unwrap()
+    }
+
+    /// SIGTERM, then waits (bounded) for exit; returns the status and the rest of stdout.
+    pub fn terminate(mut self) -> (ExitStatus, Vec<String>) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                let rest = self.lines.try_iter().collect();
+                return (status, rest);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "demo-node did not stop within 30 s of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn request(addr: SocketAddr, raw: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream.write_all(raw.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, body.to_owned())
+}
+
+/// A parsed scrape.
+pub struct Exposition(pub prometheus_parse::Scrape, pub String);
+
+impl Exposition {
+    /// Sum of the samples of `name` whose labels include `labels`.
+    pub fn sum(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        self.0
+            .samples
+            .iter()
+            .filter(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+            .map(|s| match s.value {
+                prometheus_parse::Value::Counter(v)
+                | prometheus_parse::Value::Gauge(v)
+                | prometheus_parse::Value::Untyped(v) => v,
+                _ => 0.0,
+            })
+            .sum()
+    }
+
+    /// A label of the `target_info` series.
+    pub fn target_info(&self, label: &str) -> Option<String> {
+        self.0
+            .samples
+            .iter()
+            .find(|s| s.metric == "target_info")
+            .and_then(|s| s.labels.get(label).map(str::to_owned))
+    }
+}
+
+/// Polls `check` every 100 ms until it holds or `limit` passes.
+pub fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    check()
+}
+
+/// A correctly signed transaction as JSON.
+pub fn signed_tx(sender: &str, nonce: u64, payload: &str) -> String {
+    serde_json::to_string(&demo_node::tx::Transaction::signed(sender, nonce, payload)).unwrap()
+}
