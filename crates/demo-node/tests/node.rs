@@ -131,6 +131,35 @@ fn metrics_agree_with_the_work_done() {
         ) > 0.0
     );
 
+    // Never a metric defined but not recorded: every registered metric is on the bridge,
+    // except series that exist only once their event happened.
+    let only_on_event = [
+        "node.telemetry.callback.failures", // no callback panicked
+        "system.paging.usage",              // only where swap exists
+        "system.network.io", // loopback is excluded; a host may have no other interface
+        "system.network.errors",
+        "system.network.packet.dropped",
+        "system.disk.io", // only where block devices are visible
+        "system.disk.operations",
+    ];
+    // Utilizations need two host refreshes, the last-success gauge one export.
+    let settled = eventually(Duration::from_secs(30), || {
+        let text = node.scrape().1;
+        text.contains("node_telemetry_export_last_success_seconds{")
+            && text.contains("system_cpu_utilization_ratio{")
+    });
+    assert!(settled);
+    let exposition = node.scrape().1;
+    for info in telemetry::registry() {
+        let family = telemetry::prometheus_name::family_name(info);
+        if !only_on_event.contains(&info.name) {
+            assert!(
+                exposition.contains(&format!("# TYPE {family} ")),
+                "{family} is never recorded by the demo node"
+            );
+        }
+    }
+
     // SIGTERM: a clean exit, and the final flush reaches the OTLP receiver.
     let (status, output) = node.terminate();
     assert!(status.success(), "{status:?}");
