@@ -157,7 +157,7 @@ fn promtool_check_metrics_is_clean() {
             std::env::var_os("CI").is_none(),
             "promtool is required in CI"
         );
-        eprintln!("promtool not installed; skipping (scripts/install-test-deps.sh installs it)");
+        eprintln!("promtool not installed; skipping (scripts/test.sh installs it)");
         return;
     }
     let client = bridge_client(PrometheusConfig::new(loopback()));

@@ -140,7 +140,8 @@ impl Drop for Node {
     }
 }
 
-fn request(addr: SocketAddr, raw: &str) -> (u16, String) {
+/// Sends a raw HTTP/1.1 request; returns status and body.
+pub fn request(addr: SocketAddr, raw: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs the real tools the stack checks use, into $TOOLS (~/.cache/node-telemetry-tools):
+#   promtool 2.42 (Debian bookworm, system-wide), Prometheus + promtool 3.5 (Debian sid, unpacked),
+#   Docker Compose v2 (Debian sid, unpacked), the OpenTelemetry Collector core (built offline from
+#   Debian sid's Go source packages: ~305 MB download, 1-2 min build), and a Python venv with
+#   PyYAML and grafana-foundation-sdk. Prints the paths as shell assignments for `eval`.
+# usage: eval "$(bash scripts/install-tools.sh)"
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+source "$HERE/tools.sh"
+{
+  export DEBIAN_FRONTEND=noninteractive
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  if ! command -v promtool >/dev/null || ! dpkg -s debian-archive-keyring >/dev/null 2>&1; then
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq --no-install-recommends prometheus debian-archive-keyring >/dev/null
+  fi
+  suite_update sid
+
+  PROM3=$TOOLS/prom3/root/usr/bin/prometheus
+  [ -x "$TOOLS/prom3/root/usr/bin/promtool" ] || suite_extract sid "$TOOLS/prom3" prometheus promtool
+
+  COMPOSE=$TOOLS/compose2/root/usr/libexec/docker/cli-plugins/docker-compose
+  [ -x "$COMPOSE" ] || suite_extract sid "$TOOLS/compose2" docker-compose
+
+  OTELCOL=$TOOLS/otelcol/otelcol-core
+  if [ ! -x "$OTELCOL" ]; then
+    B=$TOOLS/otelcol
+    opts=$(suite_opts sid)
+    apt-cache $opts depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \
+        --no-replaces --no-enhances golang-opentelemetry-collector-dev golang-go 2>/dev/null \
+      | grep -E '^golang-' | sort -u > "$B.closure"
+    suite_extract sid "$B" $(cat "$B.closure")
+    GOROOT=$(ls -d "$B"/root/usr/lib/go-1.* | sort -V | tail -1)
+    mkdir -p "$B/gopath/src/localbuild/otelcol-core"
+    cp "$HERE/otelcol-core/main.go" "$B/gopath/src/localbuild/otelcol-core/"
+    ( cd "$B/gopath/src/localbuild/otelcol-core" &&
+      env GOROOT="$GOROOT" PATH="$GOROOT/bin:$PATH" GOPATH="$B/gopath:$B/root/usr/share/gocode" \
+          GO111MODULE=off GOFLAGS= GOPROXY=off GOTOOLCHAIN=local CGO_ENABLED=0 GOCACHE="$B/gocache" \
+          go build -trimpath -o "$OTELCOL" . )
+    rm -rf "$B/debs" "$B/gocache" "$B/root"
+  fi
+
+  ensure_venv pyyaml grafana-foundation-sdk
+} >&2
+echo "PROMETHEUS3=$PROM3"
+echo "PROMTOOL3=$TOOLS/prom3/root/usr/bin/promtool"
+echo "COMPOSE=$COMPOSE"
+echo "OTELCOL=$OTELCOL"
+echo "TOOLS_PY=$TOOLS/venv/bin/python"
