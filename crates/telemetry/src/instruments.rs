@@ -1,14 +1,16 @@
 //! Typed instruments: what a component records through.
 //!
 //! An [`Instrument`] is created from a [`MetricDef`] by a
-//! [`ComponentMeter`](crate::ComponentMeter). For a closed attribute set it holds one
-//! pre-bound SDK handle per attribute combination, so recording is an index computation and
-//! an atomic update; for a set with an [`Unbounded`](crate::Unbounded) attribute it goes
-//! through the SDK's attribute lookup, capped at the definition's cardinality limit. On a
-//! disabled client an instrument holds nothing and a call is one branch.
+//! [`ComponentMeter`](crate::ComponentMeter). With a closed attribute set, recording is an
+//! index computation and one atomic update: counters, up-down counters and gauges keep one
+//! atomic cell per attribute combination, reported by an observable instrument at each
+//! collection ([`cells`](crate::cells)); histograms keep one SDK bound handle per
+//! combination. With an [`Unbounded`](crate::Unbounded) attribute, recording goes through
+//! the SDK's attribute lookup, capped at the definition's cardinality limit. On a disabled
+//! client an instrument holds nothing and a call is one branch.
 
 use std::marker::PhantomData;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Instant;
 
 use opentelemetry::metrics as otel;
@@ -16,10 +18,12 @@ use opentelemetry::KeyValue;
 
 use crate::attributes::AttributeSet;
 use crate::catalog::telemetry::DropReason;
-use crate::definition::{kind, InstrumentKind, Kind, MetricInfo};
+use crate::cells::{CellStore, CellValue};
+use crate::definition::{kind, Kind, MetricInfo};
+use crate::observable::{ObservableKind, Observation};
 
 /// Values typed instruments accept.
-pub trait MeasureValue: Copy + Send + Sync + 'static {
+pub trait MeasureValue: CellValue {
     /// Zero, used to seed sums so every series exists before its first event.
     const ZERO: Self;
     /// Why this value must be dropped, if it must (NaN, infinities, negative increments).
@@ -103,10 +107,39 @@ pub trait SyncKind: Kind {
     type Otel: OtelSync<Self::Value>;
     /// Builds the SDK instrument for `info`.
     fn build(meter: &otel::Meter, info: &MetricInfo) -> Self::Otel;
+    /// Registers the observable instrument that reports `cells`, for kinds that record into
+    /// cells (counters, up-down counters, gauges); `None` for histograms.
+    fn report_cells(
+        meter: &otel::Meter,
+        info: &MetricInfo,
+        cells: &Arc<CellStore>,
+    ) -> Option<Observation>;
+}
+
+/// Registers observable kind `O` to report `cells` (only the cells ever set, for gauges).
+fn observe_cells<O: ObservableKind>(
+    meter: &otel::Meter,
+    info: &MetricInfo,
+    cells: &Arc<CellStore>,
+) -> Observation
+where
+    O::Value: CellValue,
+{
+    let cells = cells.clone();
+    let only_set = O::KIND.is_gauge();
+    Observation::new(O::register(
+        meter,
+        info,
+        Box::new(move |instrument| {
+            cells.report::<O::Value>(only_set, |value, attributes| {
+                instrument.observe(value, attributes)
+            })
+        }),
+    ))
 }
 
 macro_rules! impl_sync_kind {
-    ($($marker:ident<$t:ty> => $otel:ident, $ctor:ident $(, $boundaries:ident)?;)+) => {$(
+    ($($marker:ident<$t:ty> => $otel:ident, $ctor:ident, $cells:ty $(, $boundaries:ident)?;)+) => {$(
         impl SyncKind for kind::$marker<$t> {
             type Value = $t;
             type Otel = otel::$otel<$t>;
@@ -118,18 +151,52 @@ macro_rules! impl_sync_kind {
                 $(let builder = builder.$boundaries(info.buckets.unwrap_or_default().to_vec());)?
                 builder.build()
             }
+            fn report_cells(meter: &otel::Meter, info: &MetricInfo, cells: &Arc<CellStore>) -> Option<Observation> {
+                <$cells as CellReporter>::report(meter, info, cells)
+            }
         }
     )+};
 }
+/// Which observable kind reports a sync kind's cells (none for histograms).
+trait CellReporter {
+    fn report(
+        meter: &otel::Meter,
+        info: &MetricInfo,
+        cells: &Arc<CellStore>,
+    ) -> Option<Observation>;
+}
+
+impl<O: ObservableKind> CellReporter for O
+where
+    O::Value: CellValue,
+{
+    fn report(
+        meter: &otel::Meter,
+        info: &MetricInfo,
+        cells: &Arc<CellStore>,
+    ) -> Option<Observation> {
+        Some(observe_cells::<O>(meter, info, cells))
+    }
+}
+
+/// Histograms record into SDK bound handles, not cells.
+struct NoCells;
+
+impl CellReporter for NoCells {
+    fn report(_: &otel::Meter, _: &MetricInfo, _: &Arc<CellStore>) -> Option<Observation> {
+        None
+    }
+}
+
 impl_sync_kind! {
-    Counter<u64> => Counter, u64_counter;
-    Counter<f64> => Counter, f64_counter;
-    UpDownCounter<i64> => UpDownCounter, i64_up_down_counter;
-    UpDownCounter<f64> => UpDownCounter, f64_up_down_counter;
-    Gauge<u64> => Gauge, u64_gauge;
-    Gauge<i64> => Gauge, i64_gauge;
-    Gauge<f64> => Gauge, f64_gauge;
-    Histogram<f64> => Histogram, f64_histogram, with_boundaries;
+    Counter<u64> => Counter, u64_counter, kind::ObservableCounter<u64>;
+    Counter<f64> => Counter, f64_counter, kind::ObservableCounter<f64>;
+    UpDownCounter<i64> => UpDownCounter, i64_up_down_counter, kind::ObservableUpDownCounter<i64>;
+    UpDownCounter<f64> => UpDownCounter, f64_up_down_counter, kind::ObservableUpDownCounter<f64>;
+    Gauge<u64> => Gauge, u64_gauge, kind::ObservableGauge<u64>;
+    Gauge<i64> => Gauge, i64_gauge, kind::ObservableGauge<i64>;
+    Gauge<f64> => Gauge, f64_gauge, kind::ObservableGauge<f64>;
+    Histogram<f64> => Histogram, f64_histogram, NoCells, with_boundaries;
 }
 
 /// Counts measurements dropped as invalid, by reason.
@@ -138,30 +205,30 @@ pub(crate) type DropCounter = Instrument<kind::Counter<u64>, (DropReason,)>;
 /// The SDK's bound handle type for kind `K`.
 type BoundOf<K> = <<K as SyncKind>::Otel as OtelSync<<K as SyncKind>::Value>>::Bound;
 
+/// How a live instrument records.
+enum Path<K: SyncKind> {
+    /// Closed attributes on a counter, up-down counter or gauge: one atomic cell per
+    /// combination, reported by an observable instrument (kept registered here).
+    Cells {
+        /// The running values.
+        cells: Arc<CellStore>,
+        /// Keeps the reporting callback registered.
+        _reporter: Observation,
+    },
+    /// Closed attributes on a histogram: one SDK bound handle per combination, in
+    /// mixed-radix order, bound up front (an empty histogram series is honest).
+    Bound(Box<[BoundOf<K>]>),
+    /// An unbounded attribute: the SDK instrument and its attribute lookup.
+    Unbound(K::Otel),
+}
+
 /// What a live (enabled) instrument holds.
 struct Live<K: SyncKind> {
-    /// One handle per attribute combination (closed sets), in mixed-radix order. Sums and
-    /// histograms are bound up front (their zero is honest); a gauge binds a combination at
-    /// its first recording, so it never reports a value nobody set.
-    bound: Box<[OnceLock<BoundOf<K>>]>,
-    /// The SDK instrument, for sets with an unbounded attribute.
-    unbound: K::Otel,
+    path: Path<K>,
     /// The component-instance attribute, appended to every series when set.
     instance: Option<KeyValue>,
     /// Where invalid measurements are counted (absent for the drop counter itself).
     drops: Option<DropCounter>,
-}
-
-impl<K: SyncKind> Live<K> {
-    /// The bound handle of combination `index`, binding it on first use.
-    #[inline(always)]
-    fn bound_at<A: AttributeSet>(&self, index: usize) -> &BoundOf<K> {
-        self.bound[index].get_or_init(|| {
-            let mut attributes = A::key_values_at(index);
-            attributes.extend(self.instance.clone());
-            self.unbound.bind(&attributes)
-        })
-    }
 }
 
 /// A typed synchronous instrument; `K` is its [`kind`] marker and `A` its attribute set.
@@ -208,33 +275,46 @@ impl<K: SyncKind, A: AttributeSet> Instrument<K, A> {
         }
     }
 
-    /// Builds the SDK instrument and, for a closed attribute set, binds every combination.
+    /// Creates the instrument: cells and their observable reporter, bound handles, or the
+    /// SDK instrument for unbounded attributes.
     pub(crate) fn new(
         meter: &otel::Meter,
         info: &MetricInfo,
         instance: Option<KeyValue>,
         drops: Option<DropCounter>,
     ) -> Self {
-        let unbound = K::build(meter, info);
-        let slots = if A::CLOSED { A::COMBINATIONS } else { 0 };
-        let live = Live {
-            bound: (0..slots).map(|_| OnceLock::new()).collect(),
-            unbound,
-            instance,
-            drops,
+        let combinations = || {
+            (0..A::COMBINATIONS).map(|index| {
+                let mut attributes = A::key_values_at(index);
+                attributes.extend(instance.clone());
+                attributes
+            })
         };
-        if !K::KIND.is_gauge() {
-            for index in 0..slots {
-                let handle = live.bound_at::<A>(index);
-                if K::KIND != InstrumentKind::Histogram {
-                    // Seed sums so `rate()` and alerts see every series from the start
-                    // (aztec-packages #18964); a histogram's empty series is already there.
-                    K::Otel::measure_bound(handle, K::Value::ZERO);
+        let path = if !A::CLOSED {
+            Path::Unbound(K::build(meter, info))
+        } else {
+            let cells = Arc::new(CellStore::new(combinations().collect()));
+            match K::report_cells(meter, info, &cells) {
+                Some(reporter) => Path::Cells {
+                    cells,
+                    _reporter: reporter,
+                },
+                None => {
+                    let histogram = K::build(meter, info);
+                    Path::Bound(
+                        combinations()
+                            .map(|attributes| histogram.bind(&attributes))
+                            .collect(),
+                    )
                 }
             }
-        }
+        };
         Self {
-            live: Some(Arc::new(live)),
+            live: Some(Arc::new(Live {
+                path,
+                instance,
+                drops,
+            })),
             _attributes: PhantomData,
         }
     }
@@ -253,12 +333,15 @@ impl<K: SyncKind, A: AttributeSet> Instrument<K, A> {
             }
             return;
         }
-        if A::CLOSED {
-            K::Otel::measure_bound(live.bound_at::<A>(attributes.index()), value);
-        } else {
-            let mut key_values = attributes.key_values();
-            key_values.extend(live.instance.clone());
-            live.unbound.measure(value, &key_values);
+        match &live.path {
+            Path::Cells { cells, .. } if K::KIND.is_gauge() => cells.set(attributes.index(), value),
+            Path::Cells { cells, .. } => cells.add(attributes.index(), value),
+            Path::Bound(handles) => K::Otel::measure_bound(&handles[attributes.index()], value),
+            Path::Unbound(instrument) => {
+                let mut key_values = attributes.key_values();
+                key_values.extend(live.instance.clone());
+                instrument.measure(value, &key_values);
+            }
         }
     }
 }

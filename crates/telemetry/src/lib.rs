@@ -22,6 +22,7 @@ pub mod attributes;
 mod bridge;
 pub mod buckets;
 pub mod catalog;
+pub mod cells;
 mod client;
 pub mod config;
 pub mod definition;

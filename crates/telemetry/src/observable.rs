@@ -102,6 +102,13 @@ impl Observation {
     pub(crate) fn disabled() -> Self {
         Self { _handle: None }
     }
+
+    /// Keeps the SDK handle `handle` registered.
+    pub(crate) fn new(handle: Box<dyn Any + Send + Sync>) -> Self {
+        Self {
+            _handle: Some(handle),
+        }
+    }
 }
 
 impl std::fmt::Debug for Observation {

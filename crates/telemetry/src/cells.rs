@@ -1,0 +1,135 @@
+//! Atomic cells: how counters, up-down counters and gauges with closed attribute sets record.
+//!
+//! One cell per attribute combination holds the running value; an observable instrument
+//! of the same name reports every cell at each collection. Recording is then one atomic
+//! operation on a known address: no attribute hashing, no lock, no virtual call. (The SDK's
+//! bound instruments cost two atomics and a virtual call per measurement; see
+//! `docs/performance.md`.) Sums report every cell, zero included, so every series exists
+//! from the start; a gauge cell reports only once something was recorded into it.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use opentelemetry::KeyValue;
+
+/// How a value type lives in an `AtomicU64`.
+pub trait CellValue: Copy + Send + Sync + 'static {
+    /// Adds `value` to the cell.
+    fn add(cell: &AtomicU64, value: Self);
+    /// Stores `value` in the cell.
+    fn store(cell: &AtomicU64, value: Self);
+    /// Reads the cell.
+    fn load(cell: &AtomicU64) -> Self;
+}
+
+impl CellValue for u64 {
+    #[inline(always)]
+    fn add(cell: &AtomicU64, value: Self) {
+        cell.fetch_add(value, Ordering::Relaxed);
+    }
+    #[inline(always)]
+    fn store(cell: &AtomicU64, value: Self) {
+        cell.store(value, Ordering::Relaxed);
+    }
+    fn load(cell: &AtomicU64) -> Self {
+        cell.load(Ordering::Relaxed)
+    }
+}
+
+impl CellValue for i64 {
+    #[inline(always)]
+    fn add(cell: &AtomicU64, value: Self) {
+        // Two's complement: wrapping addition of the bit pattern is signed addition.
+        cell.fetch_add(value as u64, Ordering::Relaxed);
+    }
+    #[inline(always)]
+    fn store(cell: &AtomicU64, value: Self) {
+        cell.store(value as u64, Ordering::Relaxed);
+    }
+    fn load(cell: &AtomicU64) -> Self {
+        cell.load(Ordering::Relaxed) as i64
+    }
+}
+
+impl CellValue for f64 {
+    #[inline(always)]
+    fn add(cell: &AtomicU64, value: Self) {
+        let _ = cell.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
+            Some((f64::from_bits(bits) + value).to_bits())
+        });
+    }
+    #[inline(always)]
+    fn store(cell: &AtomicU64, value: Self) {
+        cell.store(value.to_bits(), Ordering::Relaxed);
+    }
+    fn load(cell: &AtomicU64) -> Self {
+        f64::from_bits(cell.load(Ordering::Relaxed))
+    }
+}
+
+/// The cells of one instrument and the attributes each is reported with.
+pub struct CellStore {
+    cells: Box<[AtomicU64]>,
+    /// Gauges only: whether each cell was ever set.
+    set: Box<[AtomicBool]>,
+    attributes: Vec<Vec<KeyValue>>,
+}
+
+impl CellStore {
+    /// Zeroed cells for `attributes` (one per combination, in index order).
+    pub(crate) fn new(attributes: Vec<Vec<KeyValue>>) -> Self {
+        let n = attributes.len();
+        Self {
+            cells: (0..n).map(|_| AtomicU64::new(0)).collect(),
+            set: (0..n).map(|_| AtomicBool::new(false)).collect(),
+            attributes,
+        }
+    }
+
+    /// Adds to cell `index`.
+    #[inline(always)]
+    pub(crate) fn add<T: CellValue>(&self, index: usize, value: T) {
+        T::add(&self.cells[index], value)
+    }
+
+    /// Sets cell `index` (gauges).
+    #[inline(always)]
+    pub(crate) fn set<T: CellValue>(&self, index: usize, value: T) {
+        T::store(&self.cells[index], value);
+        self.set[index].store(true, Ordering::Relaxed);
+    }
+
+    /// Reports every cell (only the ones ever set, when `only_set`).
+    pub(crate) fn report<T: CellValue>(
+        &self,
+        only_set: bool,
+        mut observe: impl FnMut(T, &[KeyValue]),
+    ) {
+        for (index, cell) in self.cells.iter().enumerate() {
+            if !only_set || self.set[index].load(Ordering::Relaxed) {
+                observe(T::load(cell), &self.attributes[index]);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_round_trip_through_cells() {
+        let cell = AtomicU64::new(0);
+        i64::add(&cell, 5);
+        i64::add(&cell, -8);
+        assert_eq!(i64::load(&cell), -3);
+        let cell = AtomicU64::new(0.0f64.to_bits());
+        f64::add(&cell, 0.25);
+        f64::add(&cell, 1.5);
+        assert_eq!(f64::load(&cell), 1.75);
+        let store = CellStore::new(vec![vec![], vec![KeyValue::new("k", "v")]]);
+        store.set(1, 2.5f64);
+        let mut seen = Vec::new();
+        store.report::<f64>(true, |v, a| seen.push((v, a.len())));
+        assert_eq!(seen, [(2.5, 1)]);
+    }
+}
