@@ -1,0 +1,698 @@
+//! The side-by-side comparison: every case measured in ONE process run, so the ratios hold
+//! on a noisy shared machine. Prints a table of ns per operation and ratios, then one line
+//! per target: `target <name>: <measured> (goal <op> <value>) PASS|MISS`.
+//!
+//! `cargo bench -p demo-node --bench compare` (full) or `... -- --quick` (CI).
+//! Each timing is the fastest of several rounds: the minimum is what the code costs, the
+//! rest is other processes.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use opentelemetry::metrics::MeterProvider as _;
+use opentelemetry::KeyValue;
+use opentelemetry_sdk::metrics::{ManualReader, SdkMeterProvider};
+use telemetry::testing::TestTelemetry;
+use telemetry::{Counter, Histogram, TelemetryClient, Unbounded};
+
+/// Counts live heap bytes, for the memory targets.
+struct CountingAllocator;
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(
+            new_size as isize - layout.size() as isize,
+            Ordering::Relaxed,
+        );
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+fn live_bytes() -> isize {
+    LIVE.load(Ordering::Relaxed)
+}
+
+telemetry::attribute_enum! {
+    /// Bench method.
+    pub enum Method: "bench.method" { Get => "get", Put => "put", Delete => "delete" }
+}
+telemetry::attribute_enum! {
+    /// Bench outcome.
+    pub enum Outcome: "bench.outcome" { Ok => "ok", Error => "error" }
+}
+telemetry::attribute_enum! {
+    /// Bench region.
+    pub enum Region: "bench.region" { East => "east", West => "west" }
+}
+telemetry::unbounded_attribute! {
+    /// One of many series.
+    pub Series: "bench.series", limit = 10_000
+}
+type Attrs = (Method, Outcome, Region);
+
+telemetry::metrics! {
+    /// Requests.
+    pub REQUESTS: Counter<u64, Attrs> = "node.bench.requests", "{request}";
+    /// Latency.
+    pub LATENCY: Histogram<f64, Attrs> = "node.bench.latency", "s";
+    /// Many series.
+    pub MANY: Counter<u64, (Unbounded<Series>,)> = "node.bench.many", "{event}";
+    /// Instrument 0.
+    pub M0: Counter<u64, Attrs> = "node.bench.m0", "{event}";
+    /// Instrument 1.
+    pub M1: Counter<u64, Attrs> = "node.bench.m1", "{event}";
+    /// Instrument 2.
+    pub M2: Counter<u64, Attrs> = "node.bench.m2", "{event}";
+    /// Instrument 3.
+    pub M3: Counter<u64, Attrs> = "node.bench.m3", "{event}";
+    /// Instrument 4.
+    pub M4: Histogram<f64, Attrs> = "node.bench.m4", "s";
+    /// Instrument 5.
+    pub M5: Histogram<f64, Attrs> = "node.bench.m5", "s";
+    /// Instrument 6.
+    pub M6: Histogram<f64, Attrs> = "node.bench.m6", "s";
+    /// Instrument 7.
+    pub M7: Histogram<f64, Attrs> = "node.bench.m7", "s";
+}
+
+/// A component struct, as a node would write it.
+struct BenchMetrics {
+    requests: Counter<u64, Attrs>,
+    latency: Histogram<f64, Attrs>,
+}
+
+impl BenchMetrics {
+    fn new(client: &TelemetryClient) -> Self {
+        let meter = client.component("bench");
+        Self {
+            requests: meter.counter(&REQUESTS),
+            latency: meter.histogram(&LATENCY),
+        }
+    }
+    #[inline]
+    fn request_done(&self, method: Method, outcome: Outcome, region: Region) {
+        self.requests.add(1, (method, outcome, region));
+    }
+    #[inline]
+    fn request_timed(&self, seconds: f64, method: Method, outcome: Outcome, region: Region) {
+        self.latency.record(seconds, (method, outcome, region));
+    }
+}
+
+struct Settings {
+    quick: bool,
+    ops: u64,
+    rounds: usize,
+}
+
+/// A named hot-path case: one call with the loop counter.
+type Case<'a> = (&'a str, &'a dyn Fn(u64));
+
+/// Fastest ns per call of each case. Rounds go through all cases in turn, so a change in
+/// the machine's load or clock affects every case alike.
+fn ns_per_op(s: &Settings, cases: &[Case<'_>]) -> Vec<f64> {
+    let mut best = vec![f64::INFINITY; cases.len()];
+    for (_, f) in cases {
+        for i in 0..s.ops / 10 {
+            f(i); // warm up
+        }
+    }
+    for _ in 0..s.rounds {
+        for (slot, (_, f)) in best.iter_mut().zip(cases) {
+            let started = Instant::now();
+            for i in 0..s.ops {
+                f(i);
+            }
+            *slot = slot.min(started.elapsed().as_nanos() as f64 / s.ops as f64);
+        }
+    }
+    best
+}
+
+/// Fastest wall time of `f` over the rounds, in ms.
+fn best_ms(rounds: usize, mut f: impl FnMut()) -> f64 {
+    (0..rounds)
+        .map(|_| {
+            let started = Instant::now();
+            f();
+            started.elapsed().as_secs_f64() * 1e3
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// Total operations per second of two threads running `f` `ops` times each (best round).
+fn two_threads(s: &Settings, f: impl Fn() + Sync) -> f64 {
+    (0..s.rounds)
+        .map(|_| {
+            let started = Instant::now();
+            std::thread::scope(|scope| {
+                for _ in 0..2 {
+                    scope.spawn(|| {
+                        for _ in 0..s.ops {
+                            f();
+                        }
+                    });
+                }
+            });
+            2.0 * s.ops as f64 / started.elapsed().as_secs_f64()
+        })
+        .fold(0.0, f64::max)
+}
+
+struct Report {
+    rows: Vec<(String, String)>,
+    targets: Vec<String>,
+}
+
+impl Report {
+    fn row(&mut self, name: &str, value: String) {
+        println!("{name:<62} {value}");
+        self.rows.push((name.to_owned(), value));
+    }
+    fn target(&mut self, name: &str, measured: f64, at_most: bool, goal: f64) {
+        let pass = if at_most {
+            measured <= goal
+        } else {
+            measured >= goal
+        };
+        let op = if at_most { "<=" } else { ">=" };
+        self.targets.push(format!(
+            "target {name}: {measured:.3} (goal {op} {goal}) {}",
+            if pass { "PASS" } else { "MISS" }
+        ));
+    }
+}
+
+fn otel_provider() -> SdkMeterProvider {
+    SdkMeterProvider::builder()
+        .with_reader(ManualReader::builder().build())
+        .build()
+}
+
+fn hot_path(s: &Settings, r: &mut Report) {
+    let kit = TestTelemetry::new();
+    let metrics = BenchMetrics::new(kit.client());
+    let off = BenchMetrics::new(&TelemetryClient::disabled());
+    let provider = otel_provider();
+    let meter = provider.meter("peer");
+    let otel_counter = meter.u64_counter("peer.requests").build();
+    let otel_histogram = meter.f64_histogram("peer.latency").build();
+    let attrs = [
+        KeyValue::new("bench.method", "put"),
+        KeyValue::new("bench.outcome", "ok"),
+        KeyValue::new("bench.region", "east"),
+    ];
+    let reordered = [attrs[2].clone(), attrs[0].clone(), attrs[1].clone()];
+    let otel_bound = otel_counter.bind(&attrs);
+    let otel_bound_histogram = otel_histogram.bind(&attrs);
+    let prom_counters = prometheus::IntCounterVec::new(
+        prometheus::Opts::new("peer_requests", "r"),
+        &["m", "o", "r"],
+    )
+    .unwrap();
+    let prom_counter = prom_counters.with_label_values(&["put", "ok", "east"]);
+    let prom_histograms = prometheus::HistogramVec::new(
+        prometheus::HistogramOpts::new("peer_latency", "l"),
+        &["m", "o", "r"],
+    )
+    .unwrap();
+    let prom_histogram = prom_histograms.with_label_values(&["get", "error", "west"]);
+    let pc_family = prometheus_client::metrics::family::Family::<
+        Vec<(String, String)>,
+        prometheus_client::metrics::counter::Counter,
+    >::default();
+    let pc_counter = pc_family
+        .get_or_create(&vec![("m".into(), "put".into())])
+        .clone();
+    let floor_cell = AtomicU64::new(0);
+
+    let region = |i: u64| {
+        if i & 1 == 0 {
+            Region::East
+        } else {
+            Region::West
+        }
+    };
+    let cases: [Case<'_>; 12] = [
+        ("AtomicU64::fetch_add (the floor)", &|i| {
+            floor_cell.fetch_add(black_box(i) & 1, Ordering::Relaxed);
+        }),
+        (
+            "typed counter add, 3 enum attributes, component struct",
+            &|i| metrics.request_done(black_box(Method::Put), Outcome::Ok, region(i)),
+        ),
+        ("typed counter add on the disabled client", &|i| {
+            off.request_done(black_box(Method::Put), Outcome::Ok, region(i))
+        }),
+        ("OTel Counter::add, 3 attributes, reused slice", &|i| {
+            otel_counter.add(black_box(i) & 1, &attrs)
+        }),
+        ("OTel Counter::add, 3 attributes, other key order", &|i| {
+            otel_counter.add(black_box(i) & 1, &reordered)
+        }),
+        ("OTel bound counter add", &|i| {
+            otel_bound.add(black_box(i) & 1)
+        }),
+        ("typed histogram record, 3 enum attributes", &|i| {
+            metrics.request_timed(
+                black_box(i) as f64 * 1e-9,
+                Method::Get,
+                Outcome::Error,
+                region(i),
+            )
+        }),
+        ("OTel Histogram::record, 3 attributes", &|i| {
+            otel_histogram.record(black_box(i) as f64 * 1e-9, &attrs)
+        }),
+        ("OTel bound histogram record", &|i| {
+            otel_bound_histogram.record(black_box(i) as f64 * 1e-9)
+        }),
+        ("prometheus pre-bound IntCounter::inc_by", &|i| {
+            prom_counter.inc_by(black_box(i) & 1)
+        }),
+        ("prometheus pre-bound Histogram::observe", &|i| {
+            prom_histogram.observe(black_box(i) as f64 * 1e-9)
+        }),
+        ("prometheus-client pre-bound Counter::inc_by", &|i| {
+            pc_counter.inc_by(black_box(i) & 1);
+        }),
+    ];
+    let ns = ns_per_op(s, &cases);
+    let [floor, typed, noop, unbound, _, _, typed_histogram, _, _, _, prom_observe, _] = ns[..]
+    else {
+        unreachable!()
+    };
+
+    println!(
+        "\n== hot path, single thread (ns per call, fastest of {} interleaved rounds of {} calls)",
+        s.rounds, s.ops
+    );
+    for ((name, _), ns) in cases.iter().zip(&ns) {
+        r.row(name, format!("{ns:8.2} ns  ({:5.2}x floor)", ns / floor));
+    }
+    r.target("counter", typed / floor, true, 1.5);
+    r.target("histogram", typed_histogram / prom_observe, true, 2.0);
+    r.target("noop", noop / floor, true, 1.0);
+    r.target("vs-unbound", unbound / typed, false, 20.0);
+
+    let typed_mt = two_threads(s, || {
+        metrics.request_done(Method::Put, Outcome::Ok, Region::East)
+    });
+    let prom_mt = two_threads(s, || prom_counter.inc());
+    let bound_mt = two_threads(s, || otel_bound.add(1));
+    let unbound_mt = two_threads(s, || otel_counter.add(1, &attrs));
+    println!(
+        "\n== two threads on one counter (total M ops/s, best of {} rounds)",
+        s.rounds
+    );
+    for (name, ops) in [
+        ("typed counter", typed_mt),
+        ("prometheus pre-bound IntCounter", prom_mt),
+        ("OTel bound counter", bound_mt),
+        ("OTel unbound counter, 3 attributes", unbound_mt),
+    ] {
+        r.row(name, format!("{:8.1} M ops/s", ops / 1e6));
+    }
+    r.target("contended", typed_mt / prom_mt, false, 0.5);
+}
+
+fn http_get(addr: SocketAddr, path: &str) -> Vec<u8> {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: b\r\n\r\n").unwrap();
+    let mut body = Vec::new();
+    stream.read_to_end(&mut body).unwrap();
+    body
+}
+
+fn scrape(s: &Settings, r: &mut Report) {
+    const SERIES: usize = 10_000;
+    let client = TelemetryClient::builder("bench")
+        .prometheus("127.0.0.1:0".parse().unwrap())
+        .build()
+        .unwrap();
+    let many = client.component("bench").counter(&MANY);
+    for i in 0..SERIES {
+        many.add(i as u64 + 1, (Unbounded::new(format!("series-{i}")),));
+    }
+    let addr = client.prometheus_addr().unwrap();
+    let rounds = if s.quick { 3 } else { 10 };
+    let ours = best_ms(rounds, || {
+        black_box(http_get(addr, "/metrics"));
+    });
+
+    let registry = prometheus::Registry::new();
+    let exporter = opentelemetry_prometheus::exporter()
+        .with_registry(registry.clone())
+        .scope_info_enabled(false)
+        .build()
+        .unwrap();
+    let provider = SdkMeterProvider::builder()
+        .with_view(|i: &opentelemetry_sdk::metrics::Instrument| {
+            (i.name() == "node.bench.many")
+                .then(|| {
+                    opentelemetry_sdk::metrics::Stream::builder()
+                        .with_cardinality_limit(SERIES)
+                        .build()
+                        .ok()
+                })
+                .flatten()
+        })
+        .with_reader(exporter)
+        .build();
+    let raw = provider
+        .meter("bench")
+        .u64_counter("node.bench.many")
+        .with_unit("{event}")
+        .build();
+    for i in 0..SERIES {
+        raw.add(
+            i as u64 + 1,
+            &[KeyValue::new("bench.series", format!("series-{i}"))],
+        );
+    }
+    let raw_ms = best_ms(rounds, || {
+        let mut out = Vec::new();
+        prometheus::Encoder::encode(
+            &prometheus::TextEncoder::new(),
+            &registry.gather(),
+            &mut out,
+        )
+        .unwrap();
+        black_box(out);
+    });
+
+    let mut pc_registry = prometheus_client::registry::Registry::default();
+    let family = prometheus_client::metrics::family::Family::<
+        Vec<(String, String)>,
+        prometheus_client::metrics::counter::Counter,
+    >::default();
+    pc_registry.register("node_bench_many", "Many series", family.clone());
+    for i in 0..SERIES {
+        family
+            .get_or_create(&vec![("bench_series".into(), format!("series-{i}"))])
+            .inc_by(i as u64 + 1);
+    }
+    let pc_ms = best_ms(rounds, || {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &pc_registry).unwrap();
+        black_box(out);
+    });
+    println!("\n== scrape of {SERIES} series (ms, fastest of {rounds})");
+    r.row(
+        "bridge: HTTP GET /metrics (collect + encode + HTTP)",
+        format!("{ours:8.2} ms"),
+    );
+    r.row(
+        "raw opentelemetry-prometheus gather + TextEncoder",
+        format!("{raw_ms:8.2} ms"),
+    );
+    r.row("prometheus-client text encoder", format!("{pc_ms:8.2} ms"));
+    r.row(
+        "bridge / prometheus-client",
+        format!("{:8.2}x", ours / pc_ms),
+    );
+    r.target("scrape", ours / raw_ms, true, 1.1);
+    client.shutdown().unwrap();
+}
+
+fn memory(r: &mut Report) {
+    // Fixed heap per typed instrument, one reader: 8 instruments (4 counters, 4 histograms),
+    // 12 attribute combinations each, after a collection has built the reader's state.
+    let kit = TestTelemetry::new();
+    let meter = kit.client().component("bench");
+    kit.collect();
+    let before = live_bytes();
+    let counters = [
+        meter.counter(&M0),
+        meter.counter(&M1),
+        meter.counter(&M2),
+        meter.counter(&M3),
+    ];
+    let histograms = [
+        meter.histogram(&M4),
+        meter.histogram(&M5),
+        meter.histogram(&M6),
+        meter.histogram(&M7),
+    ];
+    for c in &counters {
+        c.add(1, (Method::Get, Outcome::Ok, Region::East));
+    }
+    for h in &histograms {
+        h.record(0.1, (Method::Get, Outcome::Ok, Region::East));
+    }
+    drop(kit.collect());
+    let per_instrument = (live_bytes() - before) as f64 / 8.0 / 1024.0;
+
+    let before = live_bytes();
+    let many = meter.counter(&MANY);
+    for i in 0..10_000 {
+        many.add(1, (Unbounded::new(format!("series-{i}")),));
+    }
+    drop(kit.collect());
+    let per_series = (live_bytes() - before) as f64 / 10_000.0;
+    println!("\n== memory (live heap, counting allocator)");
+    r.row(
+        "per typed instrument (12 series, one reader)",
+        format!("{per_instrument:8.2} KiB"),
+    );
+    r.row(
+        "per series (unbounded attribute, 10,000 series)",
+        format!("{per_series:8.1} B"),
+    );
+    r.target("instrument-memory", per_instrument, true, 16.0);
+    r.target("series-memory", per_series, true, 250.0);
+    drop((counters, histograms, many));
+}
+
+fn host(s: &Settings, r: &mut Report) {
+    let rounds = if s.quick { 5 } else { 20 };
+    let mut sampler =
+        host_metrics::Sampler::new(host_metrics::HostMetricsConfig::default()).unwrap();
+    sampler.refresh();
+    let ours = best_ms(rounds, || {
+        black_box(sampler.refresh());
+    });
+    let naive = best_ms(rounds.min(5), || {
+        let mut system = sysinfo::System::new_all().unwrap();
+        system.refresh_all();
+        black_box(system);
+    });
+
+    // Two readers (in-memory + bridge) against one: refresh work per collection cycle.
+    let refresh_per_cycle = |with_bridge: bool| {
+        let mut builder = TelemetryClient::builder("bench");
+        if with_bridge {
+            builder = builder.prometheus("127.0.0.1:0".parse().unwrap());
+        }
+        let kit = TestTelemetry::with_builder(builder);
+        let config = host_metrics::HostMetricsConfig {
+            min_interval: Duration::from_millis(200),
+            ..Default::default()
+        };
+        let _host = host_metrics::HostMetrics::register(kit.client(), config);
+        let cycles = if s.quick { 3 } else { 8 };
+        for _ in 0..cycles {
+            kit.collect();
+            if let Some(addr) = kit.client().prometheus_addr() {
+                http_get(addr, "/metrics");
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        let refreshes = kit
+            .collect()
+            .histogram("node.telemetry.host.refresh.duration", &[])
+            .unwrap();
+        println!(
+            "  ({} refreshes in {cycles} cycles, bridge {with_bridge})",
+            refreshes.count
+        );
+        refreshes.sum / cycles as f64
+    };
+    let one = refresh_per_cycle(false);
+    let two = refresh_per_cycle(true);
+    println!("\n== host metrics");
+    r.row(
+        "one refresh, every group (wall time of a single thread)",
+        format!("{ours:8.3} ms"),
+    );
+    r.row(
+        "sysinfo System::new_all() + refresh_all()",
+        format!("{naive:8.3} ms"),
+    );
+    r.row(
+        "refresh time per cycle, one reader",
+        format!("{:8.3} ms", one * 1e3),
+    );
+    r.row(
+        "refresh time per cycle, in-memory reader + bridge",
+        format!("{:8.3} ms", two * 1e3),
+    );
+    r.target("host-cycle", ours / naive, true, 0.2);
+    r.target("host-two-readers", two / one, true, 1.2);
+}
+
+/// A demo node process; killed when dropped.
+struct NodeProcess(Child, SocketAddr);
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_node(telemetry: bool) -> NodeProcess {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_demo-node"));
+    command.args([
+        "--rpc-addr",
+        "127.0.0.1:0",
+        "--p2p-addr",
+        "127.0.0.1:0",
+        "--metrics-addr",
+        "127.0.0.1:0",
+        "--no-load",
+    ]);
+    command.args([
+        "--slot",
+        "500ms",
+        "--summary-every",
+        "1h",
+        "--mempool-capacity",
+        "1000000",
+        "--max-block-txs",
+        "100000",
+    ]);
+    if !telemetry {
+        command.arg("--no-telemetry");
+    }
+    let mut child = command
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+    let rpc = line
+        .split("rpc=http://")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    NodeProcess(child, rpc)
+}
+
+/// Accepted transactions per second with two clients submitting as fast as they can.
+fn saturate(node: &NodeProcess, seconds: f64, base: u64) -> f64 {
+    let stop = Arc::new(AtomicBool::new(false));
+    let accepted = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for worker in 0..2u64 {
+            let (stop, accepted) = (stop.clone(), accepted.clone());
+            scope.spawn(move || {
+                let mut nonce = base + worker * 1_000_000_000;
+                while !stop.load(Ordering::Relaxed) {
+                    nonce += 1;
+                    let body = serde_json::to_string(&demo_node::tx::Transaction::signed("bench", nonce, "saturate")).unwrap();
+                    let Ok(mut stream) = TcpStream::connect(node.1) else { continue };
+                    let _ = write!(stream, "POST /tx HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+                    let mut response = [0u8; 12];
+                    if stream.read_exact(&mut response).is_ok() && &response[9..12] == b"200" {
+                        accepted.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+        std::thread::sleep(Duration::from_secs_f64(seconds));
+        stop.store(true, Ordering::Relaxed);
+    });
+    accepted.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+}
+
+fn node_overhead(s: &Settings, r: &mut Report) {
+    let (seconds, rounds) = if s.quick { (2.0, 2) } else { (8.0, 3) };
+    let mut on = Vec::new();
+    let mut off = Vec::new();
+    for round in 0..rounds {
+        // Alternate which goes first, so drift on the machine affects both alike.
+        for telemetry in if round % 2 == 0 {
+            [true, false]
+        } else {
+            [false, true]
+        } {
+            let node = start_node(telemetry);
+            std::thread::sleep(Duration::from_millis(300));
+            let rate = saturate(&node, seconds, (round as u64) << 40);
+            if telemetry {
+                on.push(rate)
+            } else {
+                off.push(rate)
+            }
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (on, off) = (median(&mut on), median(&mut off));
+    println!("\n== demo node saturated ({rounds} rounds of {seconds} s each way, median)");
+    r.row(
+        "accepted tx/s, telemetry on (bridge + host metrics)",
+        format!("{on:8.0}"),
+    );
+    r.row("accepted tx/s, telemetry off", format!("{off:8.0}"));
+    r.target("node-overhead", on / off, false, 0.99);
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick") || std::env::var_os("QUICK").is_some();
+    let s = Settings {
+        quick,
+        ops: if quick { 2_000_000 } else { 20_000_000 },
+        rounds: if quick { 3 } else { 7 },
+    };
+    let mut r = Report {
+        rows: Vec::new(),
+        targets: Vec::new(),
+    };
+    println!(
+        "compare ({} mode) on {} CPUs",
+        if quick { "quick" } else { "full" },
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
+    hot_path(&s, &mut r);
+    scrape(&s, &mut r);
+    memory(&mut r);
+    host(&s, &mut r);
+    node_overhead(&s, &mut r);
+    println!();
+    for line in &r.targets {
+        println!("{line}");
+    }
+}
