@@ -271,6 +271,9 @@ def pipeline():
         f"sum by (instance, telemetry_callback_metric) (rate(node_telemetry_callback_failures_total{sel()}[{RATE}])) or on() vector(0)",
         "{{instance}} {{telemetry_callback_metric}}")])
     b.rate("Dropped measurements", "Invalid measurements dropped per second, by reason.", "ops", "node_telemetry_measurements_dropped_total", ["telemetry_drop_reason"])
+    b.timeseries("Cardinality overflows", "Measurements per second folded into a metric's otel.metric.overflow series because its cardinality limit was reached (0 when none ever was).", "ops", [(
+        f"sum by (instance, telemetry_overflow_metric) (rate(node_telemetry_cardinality_overflows_total{sel()}[{RATE}])) or on() vector(0)",
+        "{{instance}} {{telemetry_overflow_metric}}")])
     b.timeseries("Source staleness", "Seconds since each observed state source last changed.", "s", [(
         f"time() - max by (instance, telemetry_source) (node_telemetry_source_last_update_seconds{sel()})", "{{instance}} {{telemetry_source}}")])
     b.quantiles("Host metrics refresh", "Time one host-metrics refresh took.", "node_telemetry_host_refresh_duration_seconds")

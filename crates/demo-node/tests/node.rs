@@ -134,8 +134,9 @@ fn metrics_agree_with_the_work_done() {
     // Never a metric defined but not recorded: every registered metric is on the bridge,
     // except series that exist only once their event happened.
     let only_on_event = [
-        "node.telemetry.callback.failures", // no callback panicked
-        "system.paging.usage",              // only where swap exists
+        "node.telemetry.callback.failures",     // no callback panicked
+        "node.telemetry.cardinality.overflows", // no limit reached
+        "system.paging.usage",                  // only where swap exists
         "system.network.io", // loopback is excluded; a host may have no other interface
         "system.network.errors",
         "system.network.packet.dropped",
@@ -292,8 +293,16 @@ fn two_peered_nodes_gossip_and_agree() {
 }
 
 #[test]
-fn the_load_generator_keeps_a_fresh_node_busy() {
-    let node = Node::start(&["--slot", "250ms", "--load-rate", "40"], &[]);
+fn the_load_generator_keeps_a_fresh_node_busy_and_sigterm_flushes_under_load() {
+    let receiver = grpc_receiver();
+    let endpoint = format!("http://{}", receiver.addr);
+    let node = Node::start(
+        &["--slot", "250ms", "--load-rate", "40"],
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "60000"),
+        ],
+    );
     // Every 25th generated transaction has a bad signature: after 60 inclusions at least
     // one has been rejected.
     let busy = eventually(Duration::from_secs(60), || {
@@ -317,8 +326,22 @@ fn the_load_generator_keeps_a_fresh_node_busy() {
         "the node did not get busy on its own:\n{}",
         node.scrape().1
     );
-    let (status, _) = node.terminate();
+    // SIGTERM under load, long before the 60 s export interval: the final flush carries the
+    // last interval's data.
+    assert_eq!(receiver.received.count(), 0);
+    let (status, output) = node.terminate();
     assert!(status.success());
+    let stopped = output
+        .iter()
+        .find(|l| l.contains("stopped after"))
+        .expect("a final line");
+    let height: f64 = stopped.rsplit(' ').next().unwrap().parse().unwrap();
+    let last = receiver
+        .received
+        .last_request()
+        .expect("the final flush arrived");
+    assert_eq!(point_value(&last, "node.storage.height", &[]), Some(height));
+    assert!(point_value(&last, "node.sequencer.included", &[]).unwrap() >= 60.0);
 }
 
 #[test]

@@ -32,6 +32,9 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// Longest a connection may stay open; keeps idle keep-alive connections from holding slots.
 const MAX_CONNECTION_AGE: Duration = Duration::from_secs(60);
 
+/// Longest a connection waits for a free slot before it is closed.
+const MAX_SLOT_WAIT: Duration = Duration::from_secs(10);
+
 /// What each request needs.
 struct Shared {
     registry: prometheus::Registry,
@@ -99,6 +102,10 @@ async fn accept_loop(
     shared: Arc<Shared>,
     mut stopped: watch::Receiver<bool>,
 ) {
+    // Connections beyond the served ones wait for a slot (bounded in number and time):
+    // a burst of scrapes queues instead of failing; a flood is closed.
+    let waiting = Arc::new(Semaphore::new(slots.available_permits() * 4));
+    let wait_limit = MAX_SLOT_WAIT;
     loop {
         let (stream, peer) = tokio::select! {
             _ = stopped.changed() => return,
@@ -111,17 +118,23 @@ async fn accept_loop(
                 }
             },
         };
-        let Ok(permit) = slots.clone().try_acquire_owned() else {
-            tracing::debug!(%peer, "Prometheus bridge at its connection limit; closing");
+        let Ok(queued) = waiting.clone().try_acquire_owned() else {
+            tracing::debug!(%peer, "Prometheus bridge: too many connections waiting; closing");
             continue; // dropping the stream closes it
         };
-        let shared = shared.clone();
-        let connection = http.serve_connection(
-            TokioIo::new(stream),
-            hyper::service::service_fn(move |request| handle(shared.clone(), request)),
-        );
-        let mut stopped = stopped.clone();
+        let (slots, shared, http, mut stopped) =
+            (slots.clone(), shared.clone(), http.clone(), stopped.clone());
         tokio::spawn(async move {
+            let Ok(Ok(permit)) = tokio::time::timeout(wait_limit, slots.acquire_owned()).await
+            else {
+                tracing::debug!(%peer, "Prometheus bridge: no connection slot in time; closing");
+                return;
+            };
+            drop(queued);
+            let connection = http.serve_connection(
+                TokioIo::new(stream),
+                hyper::service::service_fn(move |request| handle(shared.clone(), request)),
+            );
             tokio::select! {
                 _ = connection => {}
                 _ = tokio::time::sleep(MAX_CONNECTION_AGE) => {}

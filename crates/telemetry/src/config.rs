@@ -146,7 +146,8 @@ pub struct PrometheusConfig {
     pub listen: SocketAddr,
     /// Required credentials, if any.
     pub auth: Option<BridgeAuth>,
-    /// Connections served at once; further connections are closed at once.
+    /// Connections served at once; more wait (up to four times as many, for up to 10 s)
+    /// for a free slot, and beyond that are closed.
     pub max_connections: usize,
     /// Time a client has to send its request head; slower clients are disconnected.
     pub header_read_timeout: Duration,

@@ -10,9 +10,9 @@ use opentelemetry::metrics::Meter;
 use opentelemetry_sdk::error::OTelSdkError;
 
 use crate::catalog::telemetry::{
-    CallbackMetric, DropReason, Exporter, FailureReason, ScrapeOutcome, Source, CALLBACK_FAILURES,
-    EXPORT_ATTEMPTS, EXPORT_DURATION, EXPORT_FAILURES, EXPORT_LAST_SUCCESS, MEASUREMENTS_DROPPED,
-    SCRAPES, SCRAPE_DURATION, SOURCE_LAST_UPDATE,
+    CallbackMetric, DropReason, Exporter, FailureReason, OverflowMetric, ScrapeOutcome, Source,
+    CALLBACK_FAILURES, CARDINALITY_OVERFLOWS, EXPORT_ATTEMPTS, EXPORT_DURATION, EXPORT_FAILURES,
+    EXPORT_LAST_SUCCESS, MEASUREMENTS_DROPPED, SCRAPES, SCRAPE_DURATION, SOURCE_LAST_UPDATE,
 };
 use crate::instruments::{Counter, DropCounter, Gauge, Histogram, Instrument};
 use crate::observable::{register, Observation};
@@ -76,6 +76,8 @@ pub struct ExportStatus {
 pub(crate) struct Health {
     drops: DropCounter,
     callback_failures: Counter<u64, (Unbounded<CallbackMetric>,)>,
+    overflows: Counter<u64, (Unbounded<OverflowMetric>,)>,
+    overflow_logged: Mutex<std::collections::HashSet<&'static str>>,
     export_attempts: Counter<u64, (Exporter,)>,
     export_failures: Counter<u64, (Exporter, FailureReason)>,
     export_duration: Histogram<f64, (Exporter,)>,
@@ -91,26 +93,37 @@ pub(crate) struct Health {
 impl Health {
     /// Creates the instruments on `meter` (the pipeline's own scope).
     pub(crate) fn new(meter: &Meter) -> Self {
-        let drops: DropCounter = Instrument::new(meter, &MEASUREMENTS_DROPPED.info, None, None);
+        let drops: DropCounter =
+            Instrument::new(meter, &MEASUREMENTS_DROPPED.info, None, None, None);
         let counts_drops = Some(drops.clone());
         Self {
-            callback_failures: Instrument::new(meter, &CALLBACK_FAILURES.info, None, None),
-            export_attempts: Instrument::new(meter, &EXPORT_ATTEMPTS.info, None, None),
-            export_failures: Instrument::new(meter, &EXPORT_FAILURES.info, None, None),
+            callback_failures: Instrument::new(meter, &CALLBACK_FAILURES.info, None, None, None),
+            overflows: Instrument::new(meter, &CARDINALITY_OVERFLOWS.info, None, None, None),
+            overflow_logged: Mutex::default(),
+            export_attempts: Instrument::new(meter, &EXPORT_ATTEMPTS.info, None, None, None),
+            export_failures: Instrument::new(meter, &EXPORT_FAILURES.info, None, None, None),
             export_duration: Instrument::new(
                 meter,
                 &EXPORT_DURATION.info,
                 None,
                 counts_drops.clone(),
+                None,
             ),
             export_last_success: Instrument::new(
                 meter,
                 &EXPORT_LAST_SUCCESS.info,
                 None,
                 counts_drops.clone(),
+                None,
             ),
-            scrapes: Instrument::new(meter, &SCRAPES.info, None, None),
-            scrape_duration: Instrument::new(meter, &SCRAPE_DURATION.info, None, counts_drops),
+            scrapes: Instrument::new(meter, &SCRAPES.info, None, None, None),
+            scrape_duration: Instrument::new(
+                meter,
+                &SCRAPE_DURATION.info,
+                None,
+                counts_drops,
+                None,
+            ),
             drops,
             status: Mutex::new(ExportStatus::default()),
             export_log: LogLimiter::new(Duration::from_secs(60)),
@@ -134,6 +147,23 @@ impl Health {
     /// The drop counter, handed to instruments that can receive invalid values.
     pub(crate) fn drop_counter(&self) -> DropCounter {
         self.drops.clone()
+    }
+
+    /// Counts a measurement folded into `metric`'s overflow series; logs the first per metric.
+    pub(crate) fn overflowed(&self, metric: &'static str, limit: usize) {
+        self.overflows.add(1, (Unbounded::new(metric),));
+        if self
+            .overflow_logged
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(metric)
+        {
+            tracing::warn!(
+                metric,
+                limit,
+                "cardinality limit reached: further new attribute values go to the otel.metric.overflow series"
+            );
+        }
     }
 
     /// Counts and logs a panicking observable callback.

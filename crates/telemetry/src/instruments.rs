@@ -218,8 +218,36 @@ enum Path<K: SyncKind> {
     /// Closed attributes on a histogram: one SDK bound handle per combination, in
     /// mixed-radix order, bound up front (an empty histogram series is honest).
     Bound(Box<[BoundOf<K>]>),
-    /// An unbounded attribute: the SDK instrument and its attribute lookup.
-    Unbound(K::Otel),
+    /// An unbounded attribute: the SDK instrument and its attribute lookup, with the
+    /// attribute sets seen so far (to notice the cardinality limit).
+    Unbound(K::Otel, SeriesLimit),
+}
+
+/// Tracks distinct attribute sets of an unbounded metric up to its limit, so that values
+/// past it (which the SDK folds into its overflow series) are counted and logged.
+struct SeriesLimit {
+    metric: &'static str,
+    limit: usize,
+    seen: std::sync::Mutex<std::collections::HashSet<u64>>,
+    health: Option<Arc<crate::health::Health>>,
+}
+
+impl SeriesLimit {
+    fn check(&self, attributes: &[KeyValue]) {
+        use std::hash::{BuildHasher, RandomState};
+        static HASHER: std::sync::OnceLock<RandomState> = std::sync::OnceLock::new();
+        let hash = HASHER.get_or_init(RandomState::new).hash_one(attributes);
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.contains(&hash) {
+            return;
+        }
+        if seen.len() < self.limit {
+            seen.insert(hash);
+        } else if let Some(health) = &self.health {
+            drop(seen);
+            health.overflowed(self.metric, self.limit);
+        }
+    }
 }
 
 /// What a live (enabled) instrument holds.
@@ -279,9 +307,10 @@ impl<K: SyncKind, A: AttributeSet> Instrument<K, A> {
     /// SDK instrument for unbounded attributes.
     pub(crate) fn new(
         meter: &otel::Meter,
-        info: &MetricInfo,
+        info: &'static MetricInfo,
         instance: Option<KeyValue>,
         drops: Option<DropCounter>,
+        health: Option<Arc<crate::health::Health>>,
     ) -> Self {
         let combinations = || {
             (0..A::COMBINATIONS).map(|index| {
@@ -291,7 +320,13 @@ impl<K: SyncKind, A: AttributeSet> Instrument<K, A> {
             })
         };
         let path = if !A::CLOSED {
-            Path::Unbound(K::build(meter, info))
+            let limit = SeriesLimit {
+                metric: info.name,
+                limit: info.cardinality_limit,
+                seen: Default::default(),
+                health,
+            };
+            Path::Unbound(K::build(meter, info), limit)
         } else {
             let cells = Arc::new(CellStore::new(combinations().collect()));
             match K::report_cells(meter, info, &cells) {
@@ -337,9 +372,10 @@ impl<K: SyncKind, A: AttributeSet> Instrument<K, A> {
             Path::Cells { cells, .. } if K::KIND.is_gauge() => cells.set(attributes.index(), value),
             Path::Cells { cells, .. } => cells.add(attributes.index(), value),
             Path::Bound(handles) => K::Otel::measure_bound(&handles[attributes.index()], value),
-            Path::Unbound(instrument) => {
+            Path::Unbound(instrument, limit) => {
                 let mut key_values = attributes.key_values();
                 key_values.extend(live.instance.clone());
+                limit.check(&key_values);
                 instrument.measure(value, &key_values);
             }
         }

@@ -107,7 +107,13 @@ impl ComponentMeter {
             Some(live) => {
                 let drops = (K::VALUE_TYPE == crate::ValueType::F64)
                     .then(|| live.shared.health.drop_counter());
-                Instrument::new(&live.meter, &def.info, live.instance.clone(), drops)
+                Instrument::new(
+                    &live.meter,
+                    &def.info,
+                    live.instance.clone(),
+                    drops,
+                    Some(live.shared.health.clone()),
+                )
             }
         }
     }

@@ -153,13 +153,38 @@ where
             monotonic: K::KIND.is_monotonic(),
             _attributes: PhantomData,
         };
-        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| callback(&mut observer))) {
+        let outcome = quiet_panics(|| catch_unwind(AssertUnwindSafe(|| callback(&mut observer))));
+        if let Err(panic) = outcome {
             health.callback_panicked(info.name, panic_message(&panic));
         }
     };
     Observation {
         _handle: Some(K::register(meter, info, Box::new(wrapped))),
     }
+}
+
+thread_local! {
+    static IN_CALLBACK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with the panic hook's output silenced for this thread: a callback that panics
+/// at every collection is counted and logged once a minute (by the caller), not printed by
+/// the default hook at every collection. The hook is installed once, chains to the previous
+/// one for every other panic, and changes nothing else.
+fn quiet_panics<R>(f: impl FnOnce() -> R) -> R {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !IN_CALLBACK.with(std::cell::Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    IN_CALLBACK.with(|flag| flag.set(true));
+    let result = f();
+    IN_CALLBACK.with(|flag| flag.set(false));
+    result
 }
 
 /// The text of a panic payload, when it has one.

@@ -64,6 +64,11 @@ crate::unbounded_attribute! {
 }
 
 crate::unbounded_attribute! {
+    /// A metric whose cardinality limit was reached.
+    pub OverflowMetric: "telemetry.overflow.metric", limit = 256
+}
+
+crate::unbounded_attribute! {
     /// A state source whose freshness is reported.
     pub Source: "telemetry.source", limit = 64
 }
@@ -88,6 +93,10 @@ crate::metrics! {
     /// Measurements dropped as invalid (NaN, infinite, negative counter increment).
     pub MEASUREMENTS_DROPPED: Counter<u64, (DropReason,)> =
         "node.telemetry.measurements.dropped", "{measurement}";
+    /// Measurements folded into a metric's overflow series because its cardinality limit
+    /// was reached, by metric.
+    pub CARDINALITY_OVERFLOWS: Counter<u64, (crate::Unbounded<OverflowMetric>,)> =
+        "node.telemetry.cardinality.overflows", "{measurement}";
     /// Time one host-metrics refresh took (sysinfo and /proc reads).
     pub HOST_REFRESH_DURATION: Histogram<f64, ()> = "node.telemetry.host.refresh.duration", "s";
     /// Unix time a state source last changed; an old value means stale observations.
