@@ -74,6 +74,11 @@ impl Node {
         }
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// POSTs a JSON body to the RPC; returns the status code.
     pub fn post(&self, path: &str, body: &str) -> u16 {
         let head = format!(
