@@ -432,6 +432,15 @@ impl TelemetryConfig {
 /// Reads the PEM CA certificate named by `OTEL_EXPORTER_OTLP_CERTIFICATE`.
 pub(crate) fn read_ca_certificate(path: &std::path::Path) -> Result<Vec<u8>, ConfigError> {
     let shown = path.display().to_string();
+    let invalid =
+        |reason: String| ConfigError::invalid("OTEL_EXPORTER_OTLP_CERTIFICATE", &shown, reason);
+    let metadata = std::fs::metadata(path).map_err(|e| invalid(format!("cannot read it: {e}")))?;
+    if !metadata.is_file() {
+        return Err(invalid("not a regular file".into()));
+    }
+    if metadata.len() > 1 << 20 {
+        return Err(invalid("larger than 1 MiB: not a CA certificate".into()));
+    }
     let pem = std::fs::read(path).map_err(|e| {
         ConfigError::invalid(
             "OTEL_EXPORTER_OTLP_CERTIFICATE",

@@ -329,6 +329,32 @@ fn invalid_values_name_the_variable_and_value() {
             "TELEMETRY_EXCLUDE_METRICS",
             "node rpc",
         ),
+        (
+            &[
+                otlp,
+                ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/nonexistent/ca.pem"),
+            ],
+            "OTEL_EXPORTER_OTLP_CERTIFICATE",
+            "/nonexistent/ca.pem",
+        ),
+        (
+            &[
+                otlp,
+                ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/proc/self/status"),
+            ],
+            "OTEL_EXPORTER_OTLP_CERTIFICATE",
+            "/proc/self/status",
+        ),
+        (
+            &[otlp, ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/dev/zero")],
+            "OTEL_EXPORTER_OTLP_CERTIFICATE",
+            "/dev/zero",
+        ),
+        (
+            &[otlp, ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/tmp")],
+            "OTEL_EXPORTER_OTLP_CERTIFICATE",
+            "/tmp",
+        ),
     ];
     for (vars, variable, value) in cases {
         match apply(vars) {

@@ -1,0 +1,40 @@
+//! Fuzzes the environment configuration (every OTEL_* and TELEMETRY_* variable, including
+//! the OTEL_EXPORTER_OTLP_HEADERS and OTEL_RESOURCE_ATTRIBUTES lists): whatever the values,
+//! applying and validating them returns Ok or a named error, never a panic.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+const VARIABLES: &[&str] = &[
+    "OTEL_SDK_DISABLED",
+    "OTEL_SERVICE_NAME",
+    "OTEL_RESOURCE_ATTRIBUTES",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_PROTOCOL",
+    "OTEL_EXPORTER_OTLP_HEADERS",
+    "OTEL_EXPORTER_OTLP_TIMEOUT",
+    "OTEL_EXPORTER_OTLP_COMPRESSION",
+    "OTEL_EXPORTER_OTLP_CERTIFICATE",
+    "OTEL_METRIC_EXPORT_INTERVAL",
+    "OTEL_METRIC_EXPORT_TIMEOUT",
+    "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+    "TELEMETRY_PROMETHEUS_ADDR",
+    "TELEMETRY_PROMETHEUS_BEARER_TOKEN",
+    "TELEMETRY_PROMETHEUS_BASIC_AUTH",
+    "TELEMETRY_INCLUDE_METRICS",
+    "TELEMETRY_EXCLUDE_METRICS",
+];
+
+fuzz_target!(|data: &[u8]| {
+    // Each line of the input is the value of the next variable (cycling through them).
+    let text = String::from_utf8_lossy(data);
+    let values: Vec<(&str, String)> =
+        text.lines().zip(VARIABLES.iter().cycle()).map(|(value, name)| (*name, value.to_owned())).collect();
+    let mut config = telemetry::TelemetryConfig::new("fuzz");
+    let applied = config.apply_env(|name| values.iter().rev().find(|(n, _)| *n == name).map(|(_, v)| v.clone()));
+    if let Err(error) = applied.and_then(|()| config.validate()) {
+        let message = error.to_string();
+        assert!(message.contains("invalid") || message.contains("cannot"), "{message}");
+    }
+});
