@@ -438,3 +438,93 @@ fn end_to_end_every_panel_query_returns_data_and_every_alert_evaluates() {
     let (status, _) = node.terminate();
     assert!(status.success());
 }
+
+telemetry::metrics! {
+    /// Events recorded through the outage.
+    pub OUTAGE_EVENTS: Counter<u64, ()> = "node.stacktest.events", "{event}";
+}
+
+/// The real collector killed and restarted between a node and its receiver: after
+/// recovery the receiver's cumulative value equals exactly the events recorded.
+#[test]
+fn real_collector_killed_and_restarted_loses_nothing() {
+    let Some(otelcol) = tool("OTELCOL") else {
+        return;
+    };
+    let dir = scratch("outage");
+    let receiver = telemetry::testing::receiver::grpc_receiver();
+    let otlp_port = free_port();
+    let config = dir.join("collector.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "receivers: {{otlp: {{protocols: {{grpc: {{endpoint: 127.0.0.1:{otlp_port}}}}}}}}}\n\
+             exporters: {{otlp_grpc: {{endpoint: 'http://{}', tls: {{insecure: true}}}}}}\n\
+             service:\n  telemetry: {{metrics: {{level: none}}}}\n  pipelines: {{metrics: {{receivers: [otlp], exporters: [otlp_grpc]}}}}\n",
+            receiver.addr
+        ),
+    )
+    .unwrap();
+    let start_collector = || {
+        spawn(
+            &dir,
+            "collector",
+            Command::new(&otelcol).arg(format!("--config={}", config.display())),
+        )
+    };
+    let mut collector = Some(start_collector());
+
+    let client = telemetry::TelemetryClient::builder("outage")
+        .otlp(telemetry::OtlpConfig {
+            timeout: Duration::from_millis(500),
+            ..telemetry::OtlpConfig::grpc(format!("http://127.0.0.1:{otlp_port}"))
+        })
+        .export_interval(Duration::from_millis(300))
+        .export_timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let events = client.component("stacktest").counter(&OUTAGE_EVENTS);
+    let recorded = std::sync::atomic::AtomicU64::new(0);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                events.add(1, ());
+                recorded.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        });
+        assert!(
+            receiver.received.wait_for(2, Duration::from_secs(60)),
+            "nothing went through the collector"
+        );
+        drop(collector.take()); // killed
+        let failures = client.export_status().failures;
+        std::thread::sleep(Duration::from_secs(2));
+        assert!(
+            client.export_status().failures > failures,
+            "the outage is not visible"
+        );
+        collector = Some(start_collector());
+        let before = receiver.received.count();
+        assert!(
+            receiver
+                .received
+                .wait_for(before + 2, Duration::from_secs(60)),
+            "nothing after the restart"
+        );
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    client.force_flush().unwrap();
+    let total = recorded.load(std::sync::atomic::Ordering::Relaxed) as f64;
+    assert!(
+        eventually(Duration::from_secs(30), || {
+            receiver.received.last_request().and_then(|r| {
+                telemetry::testing::receiver::point_value(&r, "node.stacktest.events", &[])
+            }) == Some(total)
+        }),
+        "the receiver's total differs from the {total} events recorded"
+    );
+    client.shutdown().unwrap();
+    drop(collector);
+}

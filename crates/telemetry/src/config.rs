@@ -341,7 +341,12 @@ impl TelemetryConfig {
                 None => self.prometheus = Some(PrometheusConfig::new(listen)),
             }
         }
-        let bearer = var("TELEMETRY_PROMETHEUS_BEARER_TOKEN");
+        let bearer = match var("TELEMETRY_PROMETHEUS_BEARER_TOKEN_FILE") {
+            // A secret mounted as a file (Docker/Kubernetes secrets); empty means no token.
+            Some(path) => read_secret("TELEMETRY_PROMETHEUS_BEARER_TOKEN_FILE", &path)?
+                .or_else(|| var("TELEMETRY_PROMETHEUS_BEARER_TOKEN")),
+            None => var("TELEMETRY_PROMETHEUS_BEARER_TOKEN"),
+        };
         let basic = var("TELEMETRY_PROMETHEUS_BASIC_AUTH");
         let auth = match (bearer, basic) {
             (Some(_), Some(_)) => {
@@ -456,6 +461,19 @@ pub(crate) fn read_ca_certificate(path: &std::path::Path) -> Result<Vec<u8>, Con
         ));
     }
     Ok(pem)
+}
+
+/// Reads a secret file (at most 4 KiB); `None` when it is empty.
+fn read_secret(variable: &str, path: &str) -> Result<Option<String>, ConfigError> {
+    let invalid = |reason: String| ConfigError::invalid(variable, path, reason);
+    let metadata = std::fs::metadata(path).map_err(|e| invalid(format!("cannot read it: {e}")))?;
+    if !metadata.is_file() || metadata.len() > 4096 {
+        return Err(invalid("not a regular file of at most 4 KiB".into()));
+    }
+    let secret =
+        std::fs::read_to_string(path).map_err(|e| invalid(format!("cannot read it: {e}")))?;
+    let secret = secret.trim();
+    Ok((!secret.is_empty()).then(|| secret.to_owned()))
 }
 
 fn parse_bool(variable: &str, value: &str) -> Result<bool, ConfigError> {

@@ -19,6 +19,9 @@ fn apply(vars: &[(&str, &str)]) -> Result<TelemetryConfig, ConfigError> {
     Ok(config)
 }
 
+const TOKEN_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/bridge-token");
+const EMPTY_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/empty");
+
 #[test]
 fn valid_values() {
     type Check = fn(&TelemetryConfig) -> bool;
@@ -167,6 +170,23 @@ fn valid_values() {
         (&[("TELEMETRY_EXCLUDE_METRICS", "system.")], |c| {
             c.exclude_metrics == ["system."]
         }),
+        (
+            &[
+                ("TELEMETRY_PROMETHEUS_ADDR", "127.0.0.1:1"),
+                ("TELEMETRY_PROMETHEUS_BEARER_TOKEN_FILE", TOKEN_FILE),
+            ],
+            |c| {
+                c.prometheus.as_ref().unwrap().auth
+                    == Some(BridgeAuth::Bearer("from-a-file".into()))
+            },
+        ),
+        (
+            &[
+                ("TELEMETRY_PROMETHEUS_ADDR", "127.0.0.1:1"),
+                ("TELEMETRY_PROMETHEUS_BEARER_TOKEN_FILE", EMPTY_FILE),
+            ],
+            |c| c.prometheus.as_ref().unwrap().auth.is_none(),
+        ),
         // Empty values count as unset, as the specification says.
         (
             &[
@@ -354,6 +374,14 @@ fn invalid_values_name_the_variable_and_value() {
             &[otlp, ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/tmp")],
             "OTEL_EXPORTER_OTLP_CERTIFICATE",
             "/tmp",
+        ),
+        (
+            &[
+                ("TELEMETRY_PROMETHEUS_ADDR", "127.0.0.1:1"),
+                ("TELEMETRY_PROMETHEUS_BEARER_TOKEN_FILE", "/nonexistent"),
+            ],
+            "TELEMETRY_PROMETHEUS_BEARER_TOKEN_FILE",
+            "/nonexistent",
         ),
     ];
     for (vars, variable, value) in cases {
