@@ -162,13 +162,7 @@ fn metrics_agree_with_the_work_done() {
     }
 
     // SIGTERM: a clean exit, and the final flush reaches the OTLP receiver.
-    let (status, output) = node.terminate();
-    assert!(status.success(), "{status:?}");
-    let stopped = output
-        .iter()
-        .find(|l| l.contains("stopped after"))
-        .expect("a final line");
-    let height: f64 = stopped.rsplit(' ').next().unwrap().parse().unwrap();
+    let height = node.terminate_cleanly();
     let last = receiver
         .received
         .last_request()
@@ -329,13 +323,7 @@ fn the_load_generator_keeps_a_fresh_node_busy_and_sigterm_flushes_under_load() {
     // SIGTERM under load, long before the 60 s export interval: the final flush carries the
     // last interval's data.
     assert_eq!(receiver.received.count(), 0);
-    let (status, output) = node.terminate();
-    assert!(status.success());
-    let stopped = output
-        .iter()
-        .find(|l| l.contains("stopped after"))
-        .expect("a final line");
-    let height: f64 = stopped.rsplit(' ').next().unwrap().parse().unwrap();
+    let height = node.terminate_cleanly();
     let last = receiver
         .received
         .last_request()

@@ -116,6 +116,17 @@ impl Node {
         value["height"].as_u64().unwrap()
     }
 
+    /// SIGTERM; asserts a clean exit and returns the height the node printed when it stopped.
+    pub fn terminate_cleanly(self) -> f64 {
+        let (status, output) = self.terminate();
+        assert!(status.success(), "{status:?}");
+        let stopped = output
+            .iter()
+            .find(|l| l.contains("stopped after"))
+            .expect("a final line");
+        stopped.rsplit(' ').next().unwrap().parse().unwrap()
+    }
+
     /// SIGTERM, then waits (bounded) for exit; returns the status and the rest of stdout.
     pub fn terminate(mut self) -> (ExitStatus, Vec<String>) {
         let status = Command::new("kill")
