@@ -8,6 +8,7 @@
 //! from the start; a gauge cell reports only once something was recorded into it.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 
 use opentelemetry::KeyValue;
 
@@ -66,36 +67,53 @@ impl CellValue for f64 {
     }
 }
 
+/// One attribute combination's running value.
+#[derive(Default)]
+pub(crate) struct Cell {
+    value: AtomicU64,
+    /// Gauges only: whether the cell was ever set.
+    set: AtomicBool,
+}
+
+/// The recording side of a [`CellStore`]: the cells themselves, so a measurement reaches
+/// its atomic through one pointer.
+#[derive(Clone)]
+pub(crate) struct Cells(Arc<[Cell]>);
+
+impl Cells {
+    /// Adds to cell `index`.
+    #[inline(always)]
+    pub(crate) fn add<T: CellValue>(&self, index: usize, value: T) {
+        T::add(&self.0[index].value, value)
+    }
+
+    /// Sets cell `index` (gauges).
+    #[inline(always)]
+    pub(crate) fn set<T: CellValue>(&self, index: usize, value: T) {
+        let cell = &self.0[index];
+        T::store(&cell.value, value);
+        cell.set.store(true, Ordering::Relaxed);
+    }
+}
+
 /// The cells of one instrument and the attributes each is reported with.
 pub struct CellStore {
-    cells: Box<[AtomicU64]>,
-    /// Gauges only: whether each cell was ever set.
-    set: Box<[AtomicBool]>,
+    cells: Cells,
     attributes: Vec<Vec<KeyValue>>,
 }
 
 impl CellStore {
     /// Zeroed cells for `attributes` (one per combination, in index order).
     pub(crate) fn new(attributes: Vec<Vec<KeyValue>>) -> Self {
-        let n = attributes.len();
         Self {
-            cells: (0..n).map(|_| AtomicU64::new(0)).collect(),
-            set: (0..n).map(|_| AtomicBool::new(false)).collect(),
+            cells: Cells(attributes.iter().map(|_| Cell::default()).collect()),
             attributes,
         }
     }
 
-    /// Adds to cell `index`.
-    #[inline(always)]
-    pub(crate) fn add<T: CellValue>(&self, index: usize, value: T) {
-        T::add(&self.cells[index], value)
-    }
-
-    /// Sets cell `index` (gauges).
-    #[inline(always)]
-    pub(crate) fn set<T: CellValue>(&self, index: usize, value: T) {
-        T::store(&self.cells[index], value);
-        self.set[index].store(true, Ordering::Relaxed);
+    /// The handle recording goes through.
+    pub(crate) fn cells(&self) -> Cells {
+        self.cells.clone()
     }
 
     /// Reports every cell (only the ones ever set, when `only_set`).
@@ -104,9 +122,9 @@ impl CellStore {
         only_set: bool,
         mut observe: impl FnMut(T, &[KeyValue]),
     ) {
-        for (index, cell) in self.cells.iter().enumerate() {
-            if !only_set || self.set[index].load(Ordering::Relaxed) {
-                observe(T::load(cell), &self.attributes[index]);
+        for (cell, attributes) in self.cells.0.iter().zip(&self.attributes) {
+            if !only_set || cell.set.load(Ordering::Relaxed) {
+                observe(T::load(&cell.value), attributes);
             }
         }
     }
@@ -127,7 +145,7 @@ mod tests {
         f64::add(&cell, 1.5);
         assert_eq!(f64::load(&cell), 1.75);
         let store = CellStore::new(vec![vec![], vec![KeyValue::new("k", "v")]]);
-        store.set(1, 2.5f64);
+        store.cells().set(1, 2.5f64);
         let mut seen = Vec::new();
         store.report::<f64>(true, |v, a| seen.push((v, a.len())));
         assert_eq!(seen, [(2.5, 1)]);

@@ -18,7 +18,7 @@ use opentelemetry::KeyValue;
 
 use crate::attributes::AttributeSet;
 use crate::catalog::telemetry::DropReason;
-use crate::cells::{CellStore, CellValue};
+use crate::cells::{CellStore, CellValue, Cells};
 use crate::definition::{kind, Kind, MetricInfo};
 use crate::observable::{ObservableKind, Observation};
 
@@ -208,10 +208,9 @@ type BoundOf<K> = <<K as SyncKind>::Otel as OtelSync<<K as SyncKind>::Value>>::B
 /// How a live instrument records.
 enum Path<K: SyncKind> {
     /// Closed attributes on a counter, up-down counter or gauge: one atomic cell per
-    /// combination, reported by an observable instrument (kept registered here).
+    /// combination (held by the [`Instrument`] itself, so a measurement reaches its atomic
+    /// through one pointer), reported by this observable instrument, kept registered here.
     Cells {
-        /// The running values.
-        cells: Arc<CellStore>,
         /// Keeps the reporting callback registered.
         _reporter: Observation,
     },
@@ -262,8 +261,10 @@ struct Live<K: SyncKind> {
 /// A typed synchronous instrument; `K` is its [`kind`] marker and `A` its attribute set.
 ///
 /// Use the aliases [`Counter`], [`UpDownCounter`], [`Gauge`] and [`Histogram`]. Cloning is
-/// cheap (one `Arc`).
+/// cheap (at most two `Arc`s).
 pub struct Instrument<K: SyncKind, A> {
+    /// The atomic cells, when recording goes to them (see [`Path::Cells`]).
+    cells: Option<Cells>,
     live: Option<Arc<Live<K>>>,
     _attributes: PhantomData<fn(A)>,
 }
@@ -271,6 +272,7 @@ pub struct Instrument<K: SyncKind, A> {
 impl<K: SyncKind, A> Clone for Instrument<K, A> {
     fn clone(&self) -> Self {
         Self {
+            cells: self.cells.clone(),
             live: self.live.clone(),
             _attributes: PhantomData,
         }
@@ -298,6 +300,7 @@ impl<K: SyncKind, A: AttributeSet> Instrument<K, A> {
     /// An instrument that records nothing.
     pub fn disabled() -> Self {
         Self {
+            cells: None,
             live: None,
             _attributes: PhantomData,
         }
@@ -319,6 +322,7 @@ impl<K: SyncKind, A: AttributeSet> Instrument<K, A> {
                 attributes
             })
         };
+        let mut cells = None;
         let path = if !A::CLOSED {
             let limit = SeriesLimit {
                 metric: info.name,
@@ -328,12 +332,14 @@ impl<K: SyncKind, A: AttributeSet> Instrument<K, A> {
             };
             Path::Unbound(K::build(meter, info), limit)
         } else {
-            let cells = Arc::new(CellStore::new(combinations().collect()));
-            match K::report_cells(meter, info, &cells) {
-                Some(reporter) => Path::Cells {
-                    cells,
-                    _reporter: reporter,
-                },
+            let store = Arc::new(CellStore::new(combinations().collect()));
+            match K::report_cells(meter, info, &store) {
+                Some(reporter) => {
+                    cells = Some(store.cells());
+                    Path::Cells {
+                        _reporter: reporter,
+                    }
+                }
                 None => {
                     let histogram = K::build(meter, info);
                     Path::Bound(
@@ -345,6 +351,7 @@ impl<K: SyncKind, A: AttributeSet> Instrument<K, A> {
             }
         };
         Self {
+            cells,
             live: Some(Arc::new(Live {
                 path,
                 instance,
@@ -359,26 +366,55 @@ impl<K: SyncKind, A: AttributeSet> Instrument<K, A> {
         self.live.is_some()
     }
 
-    #[inline]
+    /// Records one measurement. The common paths (disabled, cells, bound handles) are inlined
+    /// into the caller; invalid values and unbounded attributes take out-of-line calls, so
+    /// the inlined part stays small enough for the compiler to keep it inline.
+    #[inline(always)]
     fn measure(&self, value: K::Value, attributes: A) {
         let Some(live) = &self.live else { return };
         if let Some(reason) = value.invalid(K::KIND.is_monotonic()) {
-            if let Some(drops) = &live.drops {
-                drops.add(1, (reason,));
-            }
-            return;
+            return live.drop_invalid(reason);
+        }
+        if let Some(cells) = &self.cells {
+            return if K::KIND.is_gauge() {
+                cells.set(attributes.index(), value)
+            } else {
+                cells.add(attributes.index(), value)
+            };
         }
         match &live.path {
-            Path::Cells { cells, .. } if K::KIND.is_gauge() => cells.set(attributes.index(), value),
-            Path::Cells { cells, .. } => cells.add(attributes.index(), value),
             Path::Bound(handles) => K::Otel::measure_bound(&handles[attributes.index()], value),
             Path::Unbound(instrument, limit) => {
-                let mut key_values = attributes.key_values();
-                key_values.extend(live.instance.clone());
-                limit.check(&key_values);
-                instrument.measure(value, &key_values);
+                live.measure_unbound(instrument, limit, value, attributes)
             }
+            Path::Cells { .. } => {} // recorded through `self.cells` above
         }
+    }
+}
+
+impl<K: SyncKind> Live<K> {
+    /// Counts a measurement dropped as invalid.
+    #[cold]
+    #[inline(never)]
+    fn drop_invalid(&self, reason: DropReason) {
+        if let Some(drops) = &self.drops {
+            drops.add(1, (reason,));
+        }
+    }
+
+    /// Records through the SDK's attribute lookup, noting the attribute set against the limit.
+    #[inline(never)]
+    fn measure_unbound<A: AttributeSet>(
+        &self,
+        instrument: &K::Otel,
+        limit: &SeriesLimit,
+        value: K::Value,
+        attributes: A,
+    ) {
+        let mut key_values = attributes.key_values();
+        key_values.extend(self.instance.clone());
+        limit.check(&key_values);
+        instrument.measure(value, &key_values);
     }
 }
 
