@@ -2,7 +2,8 @@
 # Installs the real tools the stack checks use, into $TOOLS (~/.cache/node-telemetry-tools):
 #   promtool 2.42 (Debian bookworm, system-wide), Prometheus + promtool 3.5 (Debian sid, unpacked),
 #   Docker Compose v2 (Debian sid, unpacked), the OpenTelemetry Collector core (built offline from
-#   Debian sid's Go source packages: ~305 MB download, 1-2 min build), and a Python venv with
+#   Debian sid's Go source packages: ~305 MB download, 1-2 min build), otlp-names (Prometheus'
+#   OTLP name translation, github.com/prometheus/otlptranslator, built the same way), and a Python venv with
 #   PyYAML and grafana-foundation-sdk. Prints the paths as shell assignments for `eval`.
 # usage: eval "$(bash scripts/install-tools.sh)"
 set -euo pipefail
@@ -24,22 +25,10 @@ source "$HERE/tools.sh"
   [ -x "$COMPOSE" ] || suite_extract sid "$TOOLS/compose2" docker-compose
 
   OTELCOL=$TOOLS/otelcol/otelcol-core
-  if [ ! -x "$OTELCOL" ]; then
-    B=$TOOLS/otelcol
-    opts=$(suite_opts sid)
-    apt-cache $opts depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \
-        --no-replaces --no-enhances golang-opentelemetry-collector-dev golang-go 2>/dev/null \
-      | grep -E '^golang-' | sort -u > "$B.closure"
-    suite_extract sid "$B" $(cat "$B.closure")
-    GOROOT=$(ls -d "$B"/root/usr/lib/go-1.* | sort -V | tail -1)
-    mkdir -p "$B/gopath/src/localbuild/otelcol-core"
-    cp "$HERE/otelcol-core/main.go" "$B/gopath/src/localbuild/otelcol-core/"
-    ( cd "$B/gopath/src/localbuild/otelcol-core" &&
-      env GOROOT="$GOROOT" PATH="$GOROOT/bin:$PATH" GOPATH="$B/gopath:$B/root/usr/share/gocode" \
-          GO111MODULE=off GOFLAGS= GOPROXY=off GOTOOLCHAIN=local CGO_ENABLED=0 GOCACHE="$B/gocache" \
-          go build -trimpath -o "$OTELCOL" . )
-    rm -rf "$B/debs" "$B/gocache" "$B/root"
-  fi
+  [ -x "$OTELCOL" ] || go_build "$OTELCOL" "$HERE/otelcol-core" golang-opentelemetry-collector-dev
+
+  OTLP_NAMES=$TOOLS/otlp-names/otlp-names
+  [ -x "$OTLP_NAMES" ] || go_build "$OTLP_NAMES" "$HERE/otlp-names" golang-github-prometheus-otlptranslator-dev
 
   ensure_venv pyyaml grafana-foundation-sdk
 } >&2
@@ -47,4 +36,5 @@ echo "PROMETHEUS3=$PROM3"
 echo "PROMTOOL3=$TOOLS/prom3/root/usr/bin/promtool"
 echo "COMPOSE=$COMPOSE"
 echo "OTELCOL=$OTELCOL"
+echo "OTLP_NAMES=$OTLP_NAMES"
 echo "TOOLS_PY=$TOOLS/venv/bin/python"

@@ -5,5 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 eval "$(bash scripts/install-tools.sh)"
-export PROMETHEUS3 PROMTOOL3 COMPOSE OTELCOL TOOLS_PY
+export PROMETHEUS3 PROMTOOL3 COMPOSE OTELCOL OTLP_NAMES TOOLS_PY
 cargo test --workspace --locked "$@"

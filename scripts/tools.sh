@@ -26,6 +26,27 @@ suite_extract() {  # suite_extract sid DESTDIR package...
   for d in "$dest"/debs/*.deb; do dpkg-deb -x "$d" "$dest/root"; done
 }
 
+go_build() {       # go_build OUT SRC_DIR package... : an offline Go build (GOPATH mode) of the
+  # program in SRC_DIR against Debian sid's Go toolchain and the source packages named (with
+  # their dependency closure); the toolchain and sources are removed afterwards.
+  local out=$1 src=$2; shift 2
+  local b=$out.build opts goroot
+  mkdir -p "$(dirname "$out")"
+  opts=$(suite_opts sid)
+  apt-cache $opts depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \
+      --no-replaces --no-enhances "$@" golang-go 2>/dev/null \
+    | grep -E '^golang-' | sort -u > "$b.closure"
+  suite_extract sid "$b" $(cat "$b.closure")
+  goroot=$(ls -d "$b"/root/usr/lib/go-1.* | sort -V | tail -1)
+  mkdir -p "$b/gopath/src/localbuild/$(basename "$src")"
+  cp "$src"/*.go "$b/gopath/src/localbuild/$(basename "$src")/"
+  ( cd "$b/gopath/src/localbuild/$(basename "$src")" &&
+    env GOROOT="$goroot" PATH="$goroot/bin:$PATH" GOPATH="$b/gopath:$b/root/usr/share/gocode" \
+        GO111MODULE=off GOFLAGS= GOPROXY=off GOTOOLCHAIN=local CGO_ENABLED=0 GOCACHE="$b/gocache" \
+        go build -trimpath -o "$out" . )
+  rm -rf "$b" "$b.closure"
+}
+
 ensure_venv() {    # ensure_venv package... : a venv under $TOOLS/venv with these packages
   local venv=$TOOLS/venv
   [ -x "$venv/bin/python" ] || python3 -m venv "$venv"

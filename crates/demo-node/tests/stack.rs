@@ -4,7 +4,7 @@
 //! collector, and every dashboard query and alert expression is evaluated through its API.
 //!
 //! The tools come from `scripts/install-tools.sh` (their paths in COMPOSE, OTELCOL,
-//! PROMETHEUS3, PROMTOOL3, TOOLS_PY; `scripts/test.sh` sets them). Without them a test says
+//! OTLP_NAMES, PROMETHEUS3, PROMTOOL3, TOOLS_PY; `scripts/test.sh` sets them). Without them a test says
 //! so and passes, except under CI, where a missing tool fails it.
 
 mod support;
@@ -133,6 +133,88 @@ fn prometheus_configs_and_alert_rules_pass_promtool() {
         .args(["test", "rules"])
         .arg(root.join("prometheus/tests/alerts.test.yml")));
     assert!(tested.contains("SUCCESS"), "{tested}");
+}
+
+/// The OTLP data type a metric of `kind` is exported as, in the terms of Prometheus'
+/// translator (`scripts/otlp-names`).
+fn otlp_type(kind: telemetry::InstrumentKind) -> &'static str {
+    use telemetry::InstrumentKind::*;
+    match kind {
+        Counter | ObservableCounter => "monotonic_counter",
+        UpDownCounter | ObservableUpDownCounter => "non_monotonic_counter",
+        Gauge | ObservableGauge => "gauge",
+        Histogram => "histogram",
+    }
+}
+
+/// The names the bridge serves (`family_name`, checked against the live bridge in
+/// `node.rs` and `prometheus_bridge.rs`) are the names Prometheus' own OTLP translation
+/// (github.com/prometheus/otlptranslator, UnderscoreEscapingWithSuffixes) gives the same
+/// metrics, for every metric and every attribute key of the registry: dashboards and alerts
+/// see one set of series whichever path the data took.
+#[test]
+fn bridge_names_equal_prometheus_otlp_translation() {
+    let Some(otlp_names) = tool("OTLP_NAMES") else {
+        return;
+    };
+    let registry = telemetry::registry();
+    let mut keys: Vec<&str> = registry
+        .iter()
+        .flat_map(|info| info.attributes.iter().map(|a| a.key))
+        .chain([
+            telemetry::resource::NODE_ROLE_KEY,
+            telemetry::COMPONENT_INSTANCE_KEY,
+        ])
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let input = serde_json::json!({
+        "metrics": registry.iter().map(|info| serde_json::json!({
+            "name": info.name, "unit": info.unit, "type": otlp_type(info.kind),
+        })).collect::<Vec<_>>(),
+        "labels": keys,
+    });
+    let mut child = Command::new(otlp_names)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(
+        &mut child.stdin.take().unwrap(),
+        input.to_string().as_bytes(),
+    )
+    .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "otlp-names failed");
+    let translated: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+
+    let mut differ = Vec::new();
+    for info in &registry {
+        let ours = telemetry::prometheus_name::family_name(info);
+        let theirs = translated["metrics"][info.name].as_str().unwrap();
+        if ours != theirs {
+            differ.push(format!(
+                "{}: bridge {ours}, Prometheus OTLP {theirs}",
+                info.name
+            ));
+        }
+    }
+    for key in &keys {
+        let ours = telemetry::prometheus_name::label_name(key);
+        let theirs = translated["labels"][key].as_str().unwrap();
+        if ours != theirs {
+            differ.push(format!(
+                "attribute {key}: bridge {ours}, Prometheus OTLP {theirs}"
+            ));
+        }
+    }
+    assert!(differ.is_empty(), "names differ:\n{}", differ.join("\n"));
+    assert!(
+        registry.len() > 60 && keys.len() > 20,
+        "{} metrics, {} keys",
+        registry.len(),
+        keys.len()
+    );
 }
 
 /// The registry's Prometheus families as the checker reads them.
