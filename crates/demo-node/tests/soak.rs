@@ -1,7 +1,6 @@
 //! Soak: the demo node under load, pushing to a real OTLP receiver, for SOAK_SECS seconds
-//! (default 30, what CI runs; `SOAK_SECS=600 cargo test --release -p demo-node --test soak
-//! -- --nocapture` is the 10-minute run). After a warm-up third, resident memory stays within
-//! 10% and no export fails while the receiver is up.
+//! (default 30, what CI runs; `bash scripts/soak.sh` is the 10-minute run). After a warm-up
+//! third, resident memory stays within 10% and no export fails while the receiver is up.
 
 mod support;
 
