@@ -14,7 +14,7 @@ use crate::catalog::telemetry::{
     CALLBACK_FAILURES, CARDINALITY_OVERFLOWS, EXPORT_ATTEMPTS, EXPORT_DURATION, EXPORT_FAILURES,
     EXPORT_LAST_SUCCESS, MEASUREMENTS_DROPPED, SCRAPES, SCRAPE_DURATION, SOURCE_LAST_UPDATE,
 };
-use crate::instruments::{Counter, DropCounter, Gauge, Histogram, Instrument};
+use crate::instruments::{Counter, Gauge, Histogram, Instrument};
 use crate::observable::{register, Observation};
 use crate::Unbounded;
 
@@ -52,6 +52,35 @@ impl LogLimiter {
     }
 }
 
+/// Counts measurements dropped as invalid, by reason, and logs them at a bounded rate
+/// (one line a minute, naming the metric and how many were held back).
+pub(crate) struct Drops {
+    counter: Counter<u64, (DropReason,)>,
+    log: LogLimiter,
+}
+
+impl Drops {
+    fn new(meter: &Meter) -> Self {
+        Self {
+            counter: Instrument::new(meter, &MEASUREMENTS_DROPPED.info, None, None, None),
+            log: LogLimiter::new(Duration::from_secs(60)),
+        }
+    }
+
+    /// Counts and (rate-limited) logs one invalid measurement of `metric`.
+    pub(crate) fn dropped(&self, metric: &'static str, reason: DropReason) {
+        self.counter.add(1, (reason,));
+        if let Some(held_back) = self.log.permit() {
+            tracing::warn!(
+                metric,
+                reason = reason.as_str(),
+                held_back,
+                "dropped an invalid measurement"
+            );
+        }
+    }
+}
+
 /// Seconds since the Unix epoch, as exported by the `*.last_*` gauges.
 pub(crate) fn unix_seconds(at: SystemTime) -> f64 {
     at.duration_since(UNIX_EPOCH)
@@ -74,7 +103,7 @@ pub struct ExportStatus {
 
 /// Records the pipeline's own metrics.
 pub(crate) struct Health {
-    drops: DropCounter,
+    drops: Arc<Drops>,
     callback_failures: Counter<u64, (Unbounded<CallbackMetric>,)>,
     overflows: Counter<u64, (Unbounded<OverflowMetric>,)>,
     overflow_logged: Mutex<std::collections::HashSet<&'static str>>,
@@ -87,14 +116,12 @@ pub(crate) struct Health {
     status: Mutex<ExportStatus>,
     export_log: LogLimiter,
     callback_log: LogLimiter,
-    drop_log: LogLimiter,
 }
 
 impl Health {
     /// Creates the instruments on `meter` (the pipeline's own scope).
     pub(crate) fn new(meter: &Meter) -> Self {
-        let drops: DropCounter =
-            Instrument::new(meter, &MEASUREMENTS_DROPPED.info, None, None, None);
+        let drops = Arc::new(Drops::new(meter));
         let counts_drops = Some(drops.clone());
         Self {
             callback_failures: Instrument::new(meter, &CALLBACK_FAILURES.info, None, None, None),
@@ -128,24 +155,11 @@ impl Health {
             status: Mutex::new(ExportStatus::default()),
             export_log: LogLimiter::new(Duration::from_secs(60)),
             callback_log: LogLimiter::new(Duration::from_secs(60)),
-            drop_log: LogLimiter::new(Duration::from_secs(60)),
         }
     }
 
-    /// Counts an invalid measurement.
-    pub(crate) fn dropped(&self, reason: DropReason) {
-        self.drops.add(1, (reason,));
-        if let Some(held_back) = self.drop_log.permit() {
-            tracing::warn!(
-                reason = reason.as_str(),
-                held_back,
-                "dropped an invalid measurement"
-            );
-        }
-    }
-
-    /// The drop counter, handed to instruments that can receive invalid values.
-    pub(crate) fn drop_counter(&self) -> DropCounter {
+    /// Where invalid measurements are counted and logged.
+    pub(crate) fn drops(&self) -> Arc<Drops> {
         self.drops.clone()
     }
 

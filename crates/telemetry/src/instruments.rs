@@ -20,6 +20,7 @@ use crate::attributes::AttributeSet;
 use crate::catalog::telemetry::DropReason;
 use crate::cells::{CellStore, CellValue, Cells};
 use crate::definition::{kind, Kind, MetricInfo};
+use crate::health::Drops;
 use crate::observable::{ObservableKind, Observation};
 
 /// Values typed instruments accept.
@@ -199,9 +200,6 @@ impl_sync_kind! {
     Histogram<f64> => Histogram, f64_histogram, NoCells, with_boundaries;
 }
 
-/// Counts measurements dropped as invalid, by reason.
-pub(crate) type DropCounter = Instrument<kind::Counter<u64>, (DropReason,)>;
-
 /// The SDK's bound handle type for kind `K`.
 type BoundOf<K> = <<K as SyncKind>::Otel as OtelSync<<K as SyncKind>::Value>>::Bound;
 
@@ -254,8 +252,10 @@ struct Live<K: SyncKind> {
     path: Path<K>,
     /// The component-instance attribute, appended to every series when set.
     instance: Option<KeyValue>,
-    /// Where invalid measurements are counted (absent for the drop counter itself).
-    drops: Option<DropCounter>,
+    /// The metric's name, for logs.
+    metric: &'static str,
+    /// Where invalid measurements are counted and logged (absent for integer values).
+    drops: Option<Arc<Drops>>,
 }
 
 /// A typed synchronous instrument; `K` is its [`kind`] marker and `A` its attribute set.
@@ -312,7 +312,7 @@ impl<K: SyncKind, A: AttributeSet> Instrument<K, A> {
         meter: &otel::Meter,
         info: &'static MetricInfo,
         instance: Option<KeyValue>,
-        drops: Option<DropCounter>,
+        drops: Option<Arc<Drops>>,
         health: Option<Arc<crate::health::Health>>,
     ) -> Self {
         let combinations = || {
@@ -354,6 +354,7 @@ impl<K: SyncKind, A: AttributeSet> Instrument<K, A> {
             cells,
             live: Some(Arc::new(Live {
                 path,
+                metric: info.name,
                 instance,
                 drops,
             })),
@@ -398,7 +399,7 @@ impl<K: SyncKind> Live<K> {
     #[inline(never)]
     fn drop_invalid(&self, reason: DropReason) {
         if let Some(drops) = &self.drops {
-            drops.add(1, (reason,));
+            drops.dropped(self.metric, reason);
         }
     }
 

@@ -105,8 +105,8 @@ impl ComponentMeter {
         match self.admit(&def.info) {
             None => Instrument::disabled(),
             Some(live) => {
-                let drops = (K::VALUE_TYPE == crate::ValueType::F64)
-                    .then(|| live.shared.health.drop_counter());
+                let drops =
+                    (K::VALUE_TYPE == crate::ValueType::F64).then(|| live.shared.health.drops());
                 Instrument::new(
                     &live.meter,
                     &def.info,

@@ -70,6 +70,7 @@ pub struct Observer<'a, T, A> {
     prepared: &'a [Vec<KeyValue>],
     instance: Option<&'a KeyValue>,
     health: &'a Health,
+    metric: &'static str,
     monotonic: bool,
     _attributes: PhantomData<fn(A)>,
 }
@@ -78,7 +79,7 @@ impl<T: MeasureValue, A: AttributeSet> Observer<'_, T, A> {
     /// Reports `value` for `attributes` (invalid values are dropped and counted).
     pub fn observe(&mut self, value: T, attributes: A) {
         if let Some(reason) = value.invalid(self.monotonic) {
-            self.health.dropped(reason);
+            self.health.drops().dropped(self.metric, reason);
             return;
         }
         if A::CLOSED {
@@ -150,6 +151,7 @@ where
             prepared: &prepared,
             instance: instance.as_ref(),
             health: &health,
+            metric: info.name,
             monotonic: K::KIND.is_monotonic(),
             _attributes: PhantomData,
         };
