@@ -1,0 +1,158 @@
+//! What the pipeline logs through `tracing` when something is wrong: every failure is
+//! visible, and none floods the log. A global subscriber captures the lines (exports log
+//! from the SDK's reader thread, so a thread-local one would miss them); each test looks
+//! only at the lines that name its own metric or endpoint.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::{Mutex, Once};
+use std::time::{Duration, Instant};
+
+use telemetry::testing::TestTelemetry;
+use telemetry::{OtlpConfig, TelemetryClient, Unbounded};
+
+telemetry::unbounded_attribute! {
+    /// A value from outside.
+    pub Label: "test.label", limit = 10
+}
+telemetry::metrics! {
+    /// Events with an unbounded label.
+    pub LABELLED: Counter<u64, (Unbounded<Label>,)> = "node.logs.labelled", "{event}";
+    /// A gauge whose callback always panics.
+    pub PANICKING: ObservableGauge<u64, ()> = "node.logs.panicking", "{item}";
+    /// Amounts that may be invalid.
+    pub AMOUNTS: Counter<f64, ()> = "node.logs.amounts", "{item}";
+}
+
+static LOGS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+
+struct Captured;
+
+impl Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        LOGS.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The captured lines that contain every one of `needles`.
+fn lines_with(needles: &[&str]) -> Vec<String> {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        tracing_subscriber::fmt()
+            .with_writer(|| Captured)
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .init()
+    });
+    String::from_utf8_lossy(&LOGS.lock().unwrap())
+        .lines()
+        .filter(|line| needles.iter().all(|n| line.contains(n)))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn closed_port() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+#[test]
+fn an_unreachable_collector_is_logged_once_not_at_every_export() {
+    lines_with(&[]); // the subscriber is up before the client logs
+    let endpoint = format!("http://{}", closed_port());
+    let client = TelemetryClient::builder("logs")
+        .otlp(OtlpConfig {
+            timeout: Duration::from_millis(200),
+            ..OtlpConfig::grpc(endpoint.clone())
+        })
+        .export_interval(Duration::from_millis(20))
+        .export_timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while client.export_status().failures < 5 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let failures = client.export_status().failures;
+    assert!(failures >= 5, "only {failures} failed exports in 60 s");
+    let warnings = lines_with(&["OTLP export failed", &endpoint]);
+    assert_eq!(
+        warnings.len(),
+        1,
+        "{failures} failures, logged as: {warnings:#?}"
+    );
+    assert!(warnings[0].contains("WARN"), "{}", warnings[0]);
+    assert!(
+        warnings[0].contains("reason=\"unavailable\""),
+        "{}",
+        warnings[0]
+    );
+    client.shutdown().ok();
+}
+
+#[test]
+fn a_callback_that_always_panics_is_logged_once() {
+    lines_with(&[]);
+    let kit = TestTelemetry::new();
+    let _panicking = kit
+        .client()
+        .component("logs")
+        .observe(&PANICKING, |_| panic!("callback bug in the test"));
+    for _ in 0..10 {
+        kit.collect();
+    }
+    let failures = kit.collect().u64_value(
+        "node.telemetry.callback.failures",
+        &[("telemetry.callback.metric", "node.logs.panicking")],
+    );
+    assert!(failures >= Some(10), "{failures:?}");
+    let errors = lines_with(&["observable callback panicked", "node.logs.panicking"]);
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(
+        errors[0].contains("callback bug in the test"),
+        "{}",
+        errors[0]
+    );
+}
+
+#[test]
+fn a_cardinality_overflow_is_logged_once() {
+    lines_with(&[]);
+    let kit = TestTelemetry::new();
+    let labelled = kit.client().component("logs").counter(&LABELLED);
+    for i in 0..100 {
+        labelled.add(1, (Unbounded::new(format!("value-{i}")),));
+    }
+    let overflows = kit.collect().u64_value(
+        "node.telemetry.cardinality.overflows",
+        &[("telemetry.overflow.metric", "node.logs.labelled")],
+    );
+    assert_eq!(overflows, Some(90));
+    let warnings = lines_with(&["cardinality limit reached", "node.logs.labelled"]);
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    assert!(warnings[0].contains("limit=10"), "{}", warnings[0]);
+}
+
+#[test]
+fn invalid_measurements_are_logged_once_a_minute() {
+    lines_with(&[]);
+    let kit = TestTelemetry::new();
+    let amounts = kit.client().component("logs").counter(&AMOUNTS);
+    for _ in 0..100 {
+        amounts.add(f64::NAN, ());
+    }
+    let dropped = kit.collect().u64_value(
+        "node.telemetry.measurements.dropped",
+        &[("telemetry.drop.reason", "nan")],
+    );
+    assert_eq!(dropped, Some(100));
+    let warnings = lines_with(&["dropped an invalid measurement", "node.logs.amounts"]);
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    assert!(warnings[0].contains("reason=\"nan\""), "{}", warnings[0]);
+}
