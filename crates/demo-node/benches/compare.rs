@@ -559,17 +559,20 @@ fn host(s: &Settings, r: &mut Report) {
     r.target("host-two-readers", two / one, true, 1.2);
 }
 
-/// A demo node process (its RPC and bridge addresses); killed when dropped.
+/// A demo node process (its RPC and bridge addresses); killed when dropped, and its block
+/// store removed.
 struct NodeProcess {
     child: Child,
     rpc: SocketAddr,
     metrics: Option<SocketAddr>,
+    data: std::path::PathBuf,
 }
 
 impl Drop for NodeProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.data);
     }
 }
 
@@ -615,11 +618,13 @@ fn start_node(telemetry: bool) -> NodeProcess {
             .ok()
     };
     let (rpc, metrics) = (field("rpc=http://").unwrap(), field("metrics=http://"));
+    let data = line.trim_end().rsplit_once(" data=").unwrap().1.into();
     std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
     NodeProcess {
         child,
         rpc,
         metrics,
+        data,
     }
 }
 

@@ -13,6 +13,8 @@ pub struct Node {
     pub rpc: SocketAddr,
     pub p2p: SocketAddr,
     pub metrics: SocketAddr,
+    /// The block store directory (removed when the node is dropped).
+    data: std::path::PathBuf,
     lines: mpsc::Receiver<String>,
 }
 
@@ -69,6 +71,7 @@ impl Node {
             rpc: addr_after(&listening, "rpc="),
             p2p: addr_after(&listening, "p2p="),
             metrics: addr_after(&listening, "metrics="),
+            data: listening.rsplit_once(" data=").expect("data=").1.into(),
             child,
             lines,
         }
@@ -150,9 +153,12 @@ impl Node {
 }
 
 impl Drop for Node {
+    /// Kills the node if it still runs and removes its block store (a clean exit removes a
+    /// default one itself; a killed node cannot).
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.data);
     }
 }
 
