@@ -3,11 +3,13 @@
 //! from the SDK's reader thread, so a thread-local one would miss them); each test looks
 //! only at the lines that name its own metric or endpoint.
 
+mod support;
+
 use std::io::Write;
-use std::net::SocketAddr;
 use std::sync::{Mutex, Once};
 use std::time::{Duration, Instant};
 
+use support::free_addr;
 use telemetry::testing::TestTelemetry;
 use telemetry::{OtlpConfig, TelemetryClient, Unbounded};
 
@@ -55,17 +57,17 @@ fn lines_with(needles: &[&str]) -> Vec<String> {
         .collect()
 }
 
-fn closed_port() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
+/// The one captured line that contains every one of `needles` (fails unless exactly one).
+fn the_line_with(needles: &[&str]) -> String {
+    let lines = lines_with(needles);
+    assert_eq!(lines.len(), 1, "lines with {needles:?}: {lines:#?}");
+    lines.into_iter().next().unwrap()
 }
 
 #[test]
 fn an_unreachable_collector_is_logged_once_not_at_every_export() {
     lines_with(&[]); // the subscriber is up before the client logs
-    let endpoint = format!("http://{}", closed_port());
+    let endpoint = format!("http://{}", free_addr());
     let client = TelemetryClient::builder("logs")
         .otlp(OtlpConfig {
             timeout: Duration::from_millis(200),
@@ -81,18 +83,9 @@ fn an_unreachable_collector_is_logged_once_not_at_every_export() {
     }
     let failures = client.export_status().failures;
     assert!(failures >= 5, "only {failures} failed exports in 60 s");
-    let warnings = lines_with(&["OTLP export failed", &endpoint]);
-    assert_eq!(
-        warnings.len(),
-        1,
-        "{failures} failures, logged as: {warnings:#?}"
-    );
-    assert!(warnings[0].contains("WARN"), "{}", warnings[0]);
-    assert!(
-        warnings[0].contains("reason=\"unavailable\""),
-        "{}",
-        warnings[0]
-    );
+    let warning = the_line_with(&["OTLP export failed", &endpoint]);
+    assert!(warning.contains("WARN"), "{warning}");
+    assert!(warning.contains("reason=\"unavailable\""), "{warning}");
     client.shutdown().ok();
 }
 
@@ -112,13 +105,8 @@ fn a_callback_that_always_panics_is_logged_once() {
         &[("telemetry.callback.metric", "node.logs.panicking")],
     );
     assert!(failures >= Some(10), "{failures:?}");
-    let errors = lines_with(&["observable callback panicked", "node.logs.panicking"]);
-    assert_eq!(errors.len(), 1, "{errors:#?}");
-    assert!(
-        errors[0].contains("callback bug in the test"),
-        "{}",
-        errors[0]
-    );
+    let error = the_line_with(&["observable callback panicked", "node.logs.panicking"]);
+    assert!(error.contains("callback bug in the test"), "{error}");
 }
 
 #[test]
@@ -134,9 +122,8 @@ fn a_cardinality_overflow_is_logged_once() {
         &[("telemetry.overflow.metric", "node.logs.labelled")],
     );
     assert_eq!(overflows, Some(90));
-    let warnings = lines_with(&["cardinality limit reached", "node.logs.labelled"]);
-    assert_eq!(warnings.len(), 1, "{warnings:#?}");
-    assert!(warnings[0].contains("limit=10"), "{}", warnings[0]);
+    let warning = the_line_with(&["cardinality limit reached", "node.logs.labelled"]);
+    assert!(warning.contains("limit=10"), "{warning}");
 }
 
 #[test]
@@ -152,7 +139,6 @@ fn invalid_measurements_are_logged_once_a_minute() {
         &[("telemetry.drop.reason", "nan")],
     );
     assert_eq!(dropped, Some(100));
-    let warnings = lines_with(&["dropped an invalid measurement", "node.logs.amounts"]);
-    assert_eq!(warnings.len(), 1, "{warnings:#?}");
-    assert!(warnings[0].contains("reason=\"nan\""), "{}", warnings[0]);
+    let warning = the_line_with(&["dropped an invalid measurement", "node.logs.amounts"]);
+    assert!(warning.contains("reason=\"nan\""), "{warning}");
 }

@@ -36,13 +36,6 @@ fn rss_bytes() -> u64 {
         * 1024
 }
 
-fn free_addr() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
-
 /// Records one event per millisecond on its own thread; returns the count and the slowest call.
 struct Recorder {
     stop: Arc<AtomicBool>,
