@@ -1,6 +1,6 @@
 //! Real OTLP receivers (gRPC with tonic, HTTP/protobuf with hyper) speaking the official
 //! protobufs, and helpers to scrape and parse the Prometheus bridge.
-#![allow(dead_code)] // each test binary uses part of the support module
+#![allow(dead_code, unused_imports)] // each test binary uses part of the support module
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
