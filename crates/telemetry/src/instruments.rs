@@ -1,6 +1,6 @@
 //! Typed instruments: what a component records through.
 //!
-//! An [`Instrument`] is created from a [`MetricDef`] by a
+//! An [`Instrument`] is created from a [`MetricDef`](crate::MetricDef) by a
 //! [`ComponentMeter`](crate::ComponentMeter). With a closed attribute set, recording is an
 //! index computation and one atomic update: counters, up-down counters and gauges keep one
 //! atomic cell per attribute combination, reported by an observable instrument at each
