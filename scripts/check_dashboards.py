@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Offline checks of the Grafana dashboards, provisioning and alert rules (no Grafana server).
 
-usage: check_dashboards.py --promtool PATH --provisioning DIR --registry FAMILIES.json
+usage: check_dashboards.py --promtool PATH --provisioning DIR --catalog CATALOG.json
                            --rules RULES.yml... --dashboards DASHBOARD.json...
 
 - JSON shape: uid, title, schemaVersion, unique panel ids, gridPos within 24 columns;
@@ -9,9 +9,10 @@ usage: check_dashboards.py --promtool PATH --provisioning DIR --registry FAMILIE
 - every panel has a description, a unit and a datasource that provisioning defines;
   every dashboard has an `instance` variable;
 - every PromQL target and alert expression parses (promtool check rules);
-- every metric a panel or rule references is in the registry (its Prometheus family, plus
-  _bucket/_sum/_count of histograms) or is one of the collector's or Prometheus' own
-  (otelcol_*, up, target_info); every registered family is on at least one panel.
+- every metric a panel or rule references is in the catalog (`demo-node --catalog json`: its
+  Prometheus name, plus _bucket/_sum/_count of histograms) or is one of the collector's or
+  Prometheus' own (otelcol_*, up, target_info); every catalog metric is on at least one
+  panel (the generator guarantees it; this checks the generator).
 Exits 1 on errors; unknown model keys are warnings.
 """
 import argparse, json, os, re, subprocess, sys, tempfile
@@ -23,7 +24,7 @@ from grafana_foundation_sdk.models.dashboard import Dashboard
 ap = argparse.ArgumentParser()
 ap.add_argument("--promtool", default="promtool")
 ap.add_argument("--provisioning", required=True)
-ap.add_argument("--registry", required=True)
+ap.add_argument("--catalog", required=True)
 ap.add_argument("--rules", nargs="+", required=True)
 ap.add_argument("--dashboards", nargs="+", required=True)
 a = ap.parse_args()
@@ -57,7 +58,7 @@ def metric_names(expr):
     return {n for n in re.findall(r"[a-zA-Z_:][a-zA-Z0-9_:]*", e) if n not in PROMQL_WORDS}
 
 
-registry = json.load(open(a.registry))
+registry = [{"family": m["prometheus_name"], "kind": m["kind"]} for m in json.load(open(a.catalog))["metrics"]]
 known = set()
 for m in registry:
     known.add(m["family"])

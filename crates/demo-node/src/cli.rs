@@ -4,7 +4,16 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
+
+/// How `--catalog` prints the metric catalog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CatalogFormat {
+    /// Every definition as JSON.
+    Json,
+    /// The Markdown metrics reference.
+    Markdown,
+}
 
 fn duration(value: &str) -> Result<Duration, String> {
     let parsed =
@@ -116,4 +125,10 @@ pub struct Cli {
     /// How often to print the summary line.
     #[arg(long, env = "DEMO_SUMMARY_EVERY", default_value = "5s", value_parser = duration)]
     pub summary_every: Duration,
+
+    /// Print this binary's metric catalog and exit: `json` (what grafana/generate.py
+    /// reads) or `markdown` (docs/metrics.md). Exits with an error if the catalog has a
+    /// conflict.
+    #[arg(long, value_enum)]
+    pub catalog: Option<CatalogFormat>,
 }

@@ -1,6 +1,7 @@
-//! The demo node's components, each with its instrumentation struct built from the
-//! `telemetry` crate's typed definitions (`telemetry::catalog::{rpc, mempool, sequencer,
-//! storage, prover, p2p}`). The binary (`src/main.rs`) wires them together; see
+//! The demo node's components, each declaring its own metrics as one
+//! `#[derive(telemetry::Metrics)]` struct under the node's namespace (`node.rpc`,
+//! `node.mempool`, ...): the demo is the SDK's first user and uses nothing another node's
+//! crate could not. The binary (`src/main.rs`) wires them together; see
 //! `docs/demo-node.md`.
 
 pub mod cli;

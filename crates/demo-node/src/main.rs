@@ -2,7 +2,23 @@
 //! See `docs/demo-node.md`.
 
 use clap::Parser;
+use demo_node::cli::CatalogFormat;
 use demo_node::{cli, node};
+
+/// Prints the metric catalog linked into this binary (every component's metrics struct,
+/// host metrics and the SDK's own), after checking it.
+fn print_catalog(format: CatalogFormat) -> std::process::ExitCode {
+    let catalog = telemetry::catalog();
+    if let Err(error) = catalog.check() {
+        eprintln!("demo-node: {error}");
+        return std::process::ExitCode::FAILURE;
+    }
+    match format {
+        CatalogFormat::Json => print!("{}", catalog.json()),
+        CatalogFormat::Markdown => print!("{}", catalog.markdown()),
+    }
+    std::process::ExitCode::SUCCESS
+}
 
 fn main() -> std::process::ExitCode {
     let cli = match cli::Cli::try_parse() {
@@ -19,6 +35,9 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
+    if let Some(format) = cli.catalog {
+        return print_catalog(format);
+    }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

@@ -6,10 +6,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use telemetry::catalog::mempool::{
-    AdmissionOutcome, Origin, RemovalReason, ADMISSIONS, REMOVALS, SIZE, USAGE, VALIDATION_DURATION,
+use telemetry::{
+    Callback, Counter, Freshness, Histogram, Metrics, ObservableGauge, TelemetryClient,
 };
-use telemetry::{Counter, Freshness, Histogram, Observation, TelemetryClient};
 
 use crate::tx::Transaction;
 
@@ -46,14 +45,59 @@ impl Rejection {
     }
 }
 
+telemetry::attribute_enum! {
+    /// What the mempool did with a submitted transaction.
+    pub enum AdmissionOutcome: "mempool.outcome" {
+        /// Accepted into the pool.
+        Accepted => "accepted",
+        /// Already in the pool or already included.
+        Duplicate => "duplicate",
+        /// The signature did not verify.
+        InvalidSignature => "invalid_signature",
+        /// Larger than the transaction size limit.
+        TooLarge => "too_large",
+    }
+}
+
+telemetry::attribute_enum! {
+    /// Why a transaction left the pool.
+    pub enum RemovalReason: "mempool.removal.reason" {
+        /// Included in a block.
+        Included => "included",
+        /// Evicted to make room (the oldest goes first).
+        Evicted => "evicted",
+    }
+}
+
+telemetry::attribute_enum! {
+    /// Where a transaction came from.
+    pub enum Origin: "mempool.origin" {
+        /// Submitted through this node's RPC.
+        Rpc => "rpc",
+        /// Gossiped by a peer.
+        Gossip => "gossip",
+    }
+}
+
 /// The mempool's instrumentation.
+#[derive(Metrics)]
+#[metrics(prefix = "node.mempool")]
 struct MempoolMetrics {
+    /// Transactions offered to the mempool, by origin and outcome.
+    #[metric(unit = "{transaction}")]
     admissions: Counter<u64, (Origin, AdmissionOutcome)>,
+    /// Transactions that left the mempool, by reason.
+    #[metric(unit = "{transaction}")]
     removals: Counter<u64, (RemovalReason,)>,
+    /// Transactions waiting in the mempool.
+    #[metric(unit = "{transaction}")]
+    size: ObservableGauge<u64, ()>,
+    /// Bytes of the transactions waiting in the mempool.
+    #[metric(unit = "By")]
+    usage: ObservableGauge<u64, ()>,
+    /// Time to validate one transaction (size, signature and duplicate checks).
+    #[metric(name = "validation.duration", unit = "s")]
     validation: Histogram<f64, ()>,
-    freshness: Freshness,
-    _size: Observation,
-    _usage: Observation,
 }
 
 #[derive(Default)]
@@ -81,6 +125,7 @@ pub struct Mempool {
     count: Arc<AtomicU64>,
     bytes: Arc<AtomicU64>,
     metrics: MempoolMetrics,
+    freshness: Freshness,
 }
 
 /// How many included ids are remembered for duplicate detection. Small enough to fill
@@ -93,23 +138,23 @@ impl Mempool {
     /// An empty pool reporting through `client`.
     pub fn new(limits: MempoolLimits, client: &TelemetryClient) -> Self {
         let (count, bytes) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-        let meter = client.component("mempool");
         let (c, b) = (count.clone(), bytes.clone());
-        let metrics = MempoolMetrics {
-            admissions: meter.counter(&ADMISSIONS),
-            removals: meter.counter(&REMOVALS),
-            validation: meter.histogram(&VALIDATION_DURATION),
-            freshness: client.freshness("mempool"),
-            _size: meter.observe(&SIZE, move |o| o.observe(c.load(Ordering::Relaxed), ())),
-            _usage: meter.observe(&USAGE, move |o| o.observe(b.load(Ordering::Relaxed), ())),
-        };
-        metrics.freshness.touch();
+        let metrics = MempoolMetrics::new(
+            client,
+            MempoolMetricsCallbacks {
+                size: Callback::new(move |o| o.observe(c.load(Ordering::Relaxed), ())),
+                usage: Callback::new(move |o| o.observe(b.load(Ordering::Relaxed), ())),
+            },
+        );
+        let freshness = client.freshness("mempool");
+        freshness.touch();
         Self {
             pool: Mutex::new(Pool::default()),
             limits,
             count,
             bytes,
             metrics,
+            freshness,
         }
     }
 
@@ -154,7 +199,7 @@ impl Mempool {
         });
         self.count
             .store(pool.pending.len() as u64, Ordering::Relaxed);
-        self.metrics.freshness.touch();
+        self.freshness.touch();
         Ok(())
     }
 
@@ -181,7 +226,7 @@ impl Mempool {
         self.metrics
             .removals
             .add(taken.len() as u64, (RemovalReason::Included,));
-        self.metrics.freshness.touch();
+        self.freshness.touch();
         taken
     }
 
@@ -266,8 +311,8 @@ mod tests {
         assert_eq!(s.u64_value("node.mempool.usage", &[]), Some(0));
         assert!(s
             .value(
-                "node.telemetry.source.last_update",
-                &[("telemetry.source", "mempool")]
+                "telemetry.source.last_update",
+                &[("telemetry.source.name", "mempool")]
             )
             .is_some());
     }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use host_metrics::{HostMetrics, HostMetricsConfig};
-use telemetry::{ConfigError, TelemetryClient};
+use telemetry::{BuildError, TelemetryClient};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -20,9 +20,9 @@ use crate::storage::{Storage, StorageError};
 /// Why the node could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// Telemetry configuration.
+    /// Telemetry: its configuration, its metric catalog, or its start.
     #[error(transparent)]
-    Telemetry(#[from] ConfigError),
+    Telemetry(#[from] BuildError),
     /// A listening address.
     #[error("cannot listen on {what} {addr}: {source}")]
     Listen {
@@ -38,7 +38,7 @@ pub enum StartError {
     Storage(#[from] StorageError),
 }
 
-fn telemetry(cli: &Cli) -> Result<TelemetryClient, ConfigError> {
+fn telemetry(cli: &Cli) -> Result<TelemetryClient, BuildError> {
     let mut builder = TelemetryClient::builder("demo-node")
         .service_version(env!("CARGO_PKG_VERSION"))
         .node_role(cli.role.clone())
@@ -68,7 +68,9 @@ async fn bind(what: &'static str, addr: std::net::SocketAddr) -> Result<TcpListe
 pub async fn run(cli: Cli) -> Result<(), StartError> {
     // Every configuration error is reported before anything starts.
     let mut host_config = HostMetricsConfig::default();
-    host_config.apply_env(|name| std::env::var(name).ok())?;
+    host_config
+        .apply_env(|name| std::env::var(name).ok())
+        .map_err(BuildError::from)?;
     host_config.enabled &= !cli.no_host_metrics;
     let client = telemetry(&cli)?;
     let _host = HostMetrics::register(&client, host_config);

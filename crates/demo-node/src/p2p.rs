@@ -7,17 +7,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use telemetry::catalog::mempool::Origin;
-use telemetry::catalog::p2p::{
-    ConnectionFailure, Direction, Topic, CONNECTION_FAILURES, MESSAGES, PEERS, TRAFFIC,
-};
-use telemetry::{Counter, TelemetryClient, UpDownCounter};
+pub use host_metrics::NetworkDirection as Direction;
+use telemetry::{Counter, Metrics, TelemetryClient, UpDownCounter};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::mempool::Mempool;
+use crate::mempool::{Mempool, Origin};
 use crate::tx::{Block, Transaction};
 
 /// Largest frame body accepted.
@@ -25,11 +22,43 @@ const MAX_FRAME: u32 = 8 * 1024 * 1024;
 /// Frames queued per peer before new ones are dropped for that peer.
 const PEER_QUEUE: usize = 4096;
 
+telemetry::attribute_enum! {
+    /// What a gossip message carries.
+    pub enum Topic: "p2p.topic" {
+        /// A transaction.
+        Transaction => "transaction",
+        /// A block announcement.
+        Block => "block",
+    }
+}
+
+telemetry::attribute_enum! {
+    /// Why a connection attempt or connection failed.
+    pub enum ConnectionFailure: "p2p.failure.reason" {
+        /// The peer refused or could not be reached.
+        Unreachable => "unreachable",
+        /// The connection broke while in use.
+        Broken => "broken",
+        /// The peer sent something that is not a valid message.
+        Protocol => "protocol",
+    }
+}
+
 /// P2P instrumentation.
+#[derive(Metrics)]
+#[metrics(prefix = "node.p2p")]
 struct P2pMetrics {
+    /// Gossip messages, by direction and topic.
+    #[metric(unit = "{message}")]
     messages: Counter<u64, (Direction, Topic)>,
+    /// Gossip bytes on the wire (frames included), by direction and topic.
+    #[metric(unit = "By")]
     traffic: Counter<u64, (Direction, Topic)>,
+    /// Peers connected.
+    #[metric(unit = "{peer}")]
     peers: UpDownCounter<i64, ()>,
+    /// Failed connection attempts and broken connections, by reason.
+    #[metric(name = "connection.failures", unit = "{failure}")]
     failures: Counter<u64, (ConnectionFailure,)>,
 }
 
@@ -57,17 +86,11 @@ pub struct P2p {
 impl P2p {
     /// A gossip layer that feeds received transactions into `mempool`.
     pub fn new(mempool: Arc<Mempool>, client: &TelemetryClient) -> Self {
-        let meter = client.component("p2p");
         Self {
             peers: Mutex::new(Vec::new()),
             connected: AtomicUsize::new(0),
             mempool,
-            metrics: P2pMetrics {
-                messages: meter.counter(&MESSAGES),
-                traffic: meter.counter(&TRAFFIC),
-                peers: meter.up_down_counter(&PEERS),
-                failures: meter.counter(&CONNECTION_FAILURES),
-            },
+            metrics: P2pMetrics::new(client),
         }
     }
 

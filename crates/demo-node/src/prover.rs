@@ -7,10 +7,31 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
-use telemetry::catalog::prover::{
-    JobOutcome, JobType, IDLE_WORKERS, JOBS, JOB_DURATION, QUEUE_DEPTH,
+use telemetry::{
+    Callback, Counter, Histogram, Metrics, ObservableGauge, TelemetryClient, UpDownCounter,
 };
-use telemetry::{Counter, Histogram, Observation, TelemetryClient, UpDownCounter};
+
+telemetry::attribute_enum! {
+    /// What a proving job proves.
+    pub enum JobType: "prover.job.type" {
+        /// One block's transactions.
+        Block => "block",
+        /// A checkpoint over the last blocks' roots.
+        Checkpoint => "checkpoint",
+    }
+}
+
+telemetry::attribute_enum! {
+    /// How a proving job ended.
+    pub enum JobOutcome: "prover.job.outcome" {
+        /// The proof was produced in time.
+        Proved => "proved",
+        /// The job passed its deadline and was abandoned.
+        TimedOut => "timed_out",
+        /// The queue was full; the job was never started.
+        Dropped => "dropped",
+    }
+}
 
 /// One proving job.
 #[derive(Debug, Clone)]
@@ -24,11 +45,25 @@ pub struct Job {
 }
 
 /// The prover's instrumentation.
+#[derive(Metrics)]
+#[metrics(prefix = "node.prover")]
 struct ProverMetrics {
+    /// Proving jobs finished, by type and outcome.
+    #[metric(unit = "{job}")]
     jobs: Counter<u64, (JobType, JobOutcome)>,
+    /// Time one proving job took, by type.
+    #[metric(
+        name = "job.duration",
+        unit = "s",
+        buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]
+    )]
     duration: Histogram<f64, (JobType,)>,
+    /// Jobs waiting for a worker.
+    #[metric(name = "queue.depth", unit = "{job}")]
+    queue_depth: ObservableGauge<u64, ()>,
+    /// Workers waiting for a job.
+    #[metric(name = "workers.idle", unit = "{worker}")]
     idle: UpDownCounter<i64, ()>,
-    _queue: Observation,
 }
 
 struct Queue {
@@ -64,16 +99,15 @@ impl Prover {
     /// Starts `config.workers` worker threads.
     pub fn start(config: ProverConfig, client: &TelemetryClient) -> Self {
         let depth = Arc::new(AtomicU64::new(0));
-        let meter = client.component("prover");
         let observed = depth.clone();
-        let metrics = Arc::new(ProverMetrics {
-            jobs: meter.counter(&JOBS),
-            duration: meter.histogram(&JOB_DURATION),
-            idle: meter.up_down_counter(&IDLE_WORKERS),
-            _queue: meter.observe(&QUEUE_DEPTH, move |o| {
-                o.observe(observed.load(Ordering::Relaxed), ())
-            }),
-        });
+        let metrics = Arc::new(ProverMetrics::new(
+            client,
+            ProverMetricsCallbacks {
+                queue_depth: Callback::new(move |o| {
+                    o.observe(observed.load(Ordering::Relaxed), ())
+                }),
+            },
+        ));
         let queue = Arc::new(Queue {
             jobs: Mutex::new((VecDeque::new(), false)),
             ready: Condvar::new(),

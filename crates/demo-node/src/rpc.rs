@@ -17,13 +17,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
-use telemetry::catalog::mempool::Origin;
-use telemetry::catalog::rpc::{
-    RpcErrorKind, RpcMethod, StatusClass, ERRORS, IN_FLIGHT, REQUESTS, REQUEST_DURATION,
-};
-use telemetry::{Counter, Histogram, TelemetryClient, UpDownCounter};
+use telemetry::{Counter, Histogram, Metrics, UpDownCounter};
 
-use crate::mempool::Mempool;
+use crate::mempool::{Mempool, Origin};
 use crate::p2p::P2p;
 use crate::sequencer::Sequencer;
 use crate::tx::Transaction;
@@ -31,26 +27,67 @@ use crate::tx::Transaction;
 /// Largest request body accepted, bytes.
 pub const MAX_BODY: usize = 64 * 1024;
 
+telemetry::attribute_enum! {
+    /// Which RPC method a request called.
+    pub enum RpcMethod: "rpc.method" {
+        /// Submit a transaction.
+        SubmitTransaction => "submit_transaction",
+        /// Read node status.
+        GetStatus => "get_status",
+        /// Read the chain height.
+        GetHeight => "get_height",
+        /// A path the API does not serve.
+        Unknown => "unknown",
+    }
+}
+
+telemetry::attribute_enum! {
+    /// HTTP status class of a response.
+    pub enum StatusClass: "http.response.status_class" {
+        /// 2xx.
+        Success => "2xx",
+        /// 4xx.
+        ClientError => "4xx",
+        /// 5xx.
+        ServerError => "5xx",
+    }
+}
+
+telemetry::attribute_enum! {
+    /// Why a request failed.
+    pub enum RpcErrorKind: "rpc.error.kind" {
+        /// The body was not a valid request.
+        Malformed => "malformed",
+        /// The mempool refused the transaction.
+        Rejected => "rejected",
+        /// The body exceeded the size limit.
+        TooLarge => "too_large",
+        /// No such method.
+        NotFound => "not_found",
+        /// The node failed internally.
+        Internal => "internal",
+    }
+}
+
 /// RPC instrumentation.
+#[derive(Metrics)]
+#[metrics(prefix = "node.rpc")]
 pub struct RpcMetrics {
+    /// RPC requests answered, by method and status class.
+    #[metric(unit = "{request}")]
     requests: Counter<u64, (RpcMethod, StatusClass)>,
+    /// RPC requests that failed, by method and error kind.
+    #[metric(unit = "{request}")]
     errors: Counter<u64, (RpcMethod, RpcErrorKind)>,
+    /// Time to answer one RPC request.
+    #[metric(name = "request.duration", unit = "s")]
     duration: Histogram<f64, (RpcMethod,)>,
+    /// RPC requests being processed.
+    #[metric(unit = "{request}")]
     in_flight: UpDownCounter<i64, ()>,
 }
 
 impl RpcMetrics {
-    /// Instruments from `client`.
-    pub fn new(client: &TelemetryClient) -> Self {
-        let meter = client.component("rpc");
-        Self {
-            requests: meter.counter(&REQUESTS),
-            errors: meter.counter(&ERRORS),
-            duration: meter.histogram(&REQUEST_DURATION),
-            in_flight: meter.up_down_counter(&IN_FLIGHT),
-        }
-    }
-
     fn answered(
         &self,
         method: RpcMethod,

@@ -5,11 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use telemetry::catalog::sequencer::{
-    SlotOutcome, BLOCK_BUILD_DURATION, BLOCK_SIZE, BLOCK_TRANSACTIONS, INCLUDED, INCLUSION_DELAY,
-    SLOTS,
-};
-use telemetry::{Counter, Histogram, TelemetryClient};
+use telemetry::{Counter, Histogram, Metrics, TelemetryClient};
 use tokio_util::sync::CancellationToken;
 
 use crate::mempool::Mempool;
@@ -18,29 +14,43 @@ use crate::prover::Prover;
 use crate::storage::Storage;
 use crate::tx::Block;
 
+telemetry::attribute_enum! {
+    /// What a slot produced.
+    pub enum SlotOutcome: "sequencer.slot.outcome" {
+        /// A block with transactions.
+        Built => "built",
+        /// A block without transactions.
+        Empty => "empty",
+        /// The slot passed without a block (the sequencer was late).
+        Missed => "missed",
+    }
+}
+
 /// The sequencer's instrumentation.
+#[derive(Metrics)]
+#[metrics(prefix = "node.sequencer")]
 struct SequencerMetrics {
+    /// Slots, by outcome.
+    #[metric(unit = "{slot}")]
     slots: Counter<u64, (SlotOutcome,)>,
+    /// Time to build one block (take transactions, compute the merkle root).
+    #[metric(name = "block.build.duration", unit = "s")]
     build_duration: Histogram<f64, ()>,
+    /// Transactions per block.
+    #[metric(name = "block.transactions", unit = "{transaction}")]
     block_transactions: Histogram<f64, ()>,
+    /// Bytes of transactions per block.
+    #[metric(name = "block.size", unit = "By")]
     block_size: Histogram<f64, ()>,
+    /// Transactions included in blocks.
+    #[metric(unit = "{transaction}")]
     included: Counter<u64, ()>,
+    /// Time from a transaction's arrival in the mempool to its inclusion in a block.
+    #[metric(name = "inclusion.delay", unit = "s")]
     inclusion_delay: Histogram<f64, ()>,
 }
 
 impl SequencerMetrics {
-    fn new(client: &TelemetryClient) -> Self {
-        let meter = client.component("sequencer");
-        Self {
-            slots: meter.counter(&SLOTS),
-            build_duration: meter.histogram(&BLOCK_BUILD_DURATION),
-            block_transactions: meter.histogram(&BLOCK_TRANSACTIONS),
-            block_size: meter.histogram(&BLOCK_SIZE),
-            included: meter.counter(&INCLUDED),
-            inclusion_delay: meter.histogram(&INCLUSION_DELAY),
-        }
-    }
-
     fn block_built(&self, block: &Block, build_time: Duration) {
         let outcome = if block.transactions.is_empty() {
             SlotOutcome::Empty

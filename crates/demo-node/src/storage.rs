@@ -8,17 +8,26 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use telemetry::catalog::storage::{DISK_USAGE, HEIGHT, WRITE_DURATION, WRITTEN};
-use telemetry::{Counter, Gauge, Histogram, Observation, TelemetryClient};
+use telemetry::{Callback, Counter, Gauge, Histogram, Metrics, ObservableGauge, TelemetryClient};
 
 use crate::tx::Block;
 
 /// Storage's instrumentation.
+#[derive(Metrics)]
+#[metrics(prefix = "node.storage")]
 struct StorageMetrics {
+    /// Time to append and sync one block.
+    #[metric(name = "write.duration", unit = "s")]
     write_duration: Histogram<f64, ()>,
+    /// Bytes appended to the block file.
+    #[metric(unit = "By")]
     written: Counter<u64, ()>,
+    /// Size of the block file on disk.
+    #[metric(name = "disk.usage", unit = "By")]
+    disk_usage: ObservableGauge<u64, ()>,
+    /// Height of the last stored block.
+    #[metric(unit = "{block}")]
     height: Gauge<u64, ()>,
-    _disk_usage: Observation,
 }
 
 /// The append-only block store.
@@ -62,16 +71,13 @@ impl Storage {
             .open(&path)
             .map_err(io)?;
         let size = Arc::new(AtomicU64::new(file.metadata().map_err(io)?.len()));
-        let meter = client.component("storage");
         let observed = size.clone();
-        let metrics = StorageMetrics {
-            write_duration: meter.histogram(&WRITE_DURATION),
-            written: meter.counter(&WRITTEN),
-            height: meter.gauge(&HEIGHT),
-            _disk_usage: meter.observe(&DISK_USAGE, move |o| {
-                o.observe(observed.load(Ordering::Relaxed), ())
-            }),
-        };
+        let metrics = StorageMetrics::new(
+            client,
+            StorageMetricsCallbacks {
+                disk_usage: Callback::new(move |o| o.observe(observed.load(Ordering::Relaxed), ())),
+            },
+        );
         metrics.height.record(height, ());
         Ok(Self {
             file: Mutex::new(file),

@@ -5,8 +5,8 @@ mod support;
 
 use std::time::Duration;
 
+use otlp_test_receiver::{grpc_receiver, point_value};
 use support::*;
-use telemetry::testing::receiver::{grpc_receiver, point_value};
 
 const SUBMITS: &str = "node_rpc_requests_total";
 
@@ -126,17 +126,17 @@ fn metrics_agree_with_the_work_done() {
     assert!(m.sum("process_memory_usage_bytes", &[]) > 0.0);
     assert!(
         m.sum(
-            "node_telemetry_source_last_update_seconds",
-            &[("telemetry_source", "mempool")]
+            "telemetry_source_last_update_seconds",
+            &[("telemetry_source_name", "mempool")]
         ) > 0.0
     );
 
     // Never a metric defined but not recorded: every registered metric is on the bridge,
     // except series that exist only once their event happened.
     let only_on_event = [
-        "node.telemetry.callback.failures",     // no callback panicked
-        "node.telemetry.cardinality.overflows", // no limit reached
-        "system.paging.usage",                  // only where swap exists
+        "telemetry.callback.failures",     // no callback panicked
+        "telemetry.cardinality.overflows", // no limit reached
+        "system.paging.usage",             // only where swap exists
         "system.network.io", // loopback is excluded; a host may have no other interface
         "system.network.errors",
         "system.network.packet.dropped",
@@ -146,14 +146,15 @@ fn metrics_agree_with_the_work_done() {
     // Utilizations need two host refreshes, the last-success gauge one export.
     let settled = eventually(Duration::from_secs(30), || {
         let text = node.scrape().1;
-        text.contains("node_telemetry_export_last_success_seconds{")
+        text.contains("telemetry_export_last_success_seconds{")
             && text.contains("system_cpu_utilization_ratio{")
     });
     assert!(settled);
     let exposition = node.scrape().1;
-    for info in telemetry::registry() {
-        let family = telemetry::prometheus_name::family_name(info);
-        if !only_on_event.contains(&info.name) {
+    let catalog: serde_json::Value = serde_json::from_str(&catalog("json")).unwrap();
+    for info in catalog["metrics"].as_array().unwrap() {
+        let family = info["prometheus_name"].as_str().unwrap();
+        if !only_on_event.contains(&info["name"].as_str().unwrap()) {
             assert!(
                 exposition.contains(&format!("# TYPE {family} ")),
                 "{family} is never recorded by the demo node"

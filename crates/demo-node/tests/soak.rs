@@ -6,8 +6,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use otlp_test_receiver::grpc_receiver;
 use support::*;
-use telemetry::testing::receiver::grpc_receiver;
 
 fn rss_of(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
@@ -58,12 +58,13 @@ fn memory_is_flat_and_exports_succeed_under_load() {
         "RSS grew from {low} to {high} bytes after warm-up"
     );
     let m = node.scrape();
-    assert_eq!(
-        m.sum("node_telemetry_export_failures_total", &[]),
-        0.0,
-        "exports failed while the receiver was up"
-    );
-    assert!(m.sum("node_telemetry_export_attempts_total", &[]) >= (seconds / 2) as f64);
+    let exports = "otel_sdk_exporter_operation_duration_seconds_count";
+    let failures: f64 = ["timeout", "unavailable", "rejected", "shutdown", "_OTHER"]
+        .iter()
+        .map(|error| m.sum(exports, &[("error_type", error)]))
+        .sum();
+    assert_eq!(failures, 0.0, "exports failed while the receiver was up");
+    assert!(m.sum(exports, &[]) >= (seconds / 2) as f64);
     assert!(receiver.received.count() as u64 >= seconds / 2);
     let (status, _) = node.terminate();
     assert!(status.success());

@@ -1,6 +1,5 @@
 //! Host and process metrics for a [`TelemetryClient`], named and shaped exactly as the
-//! OpenTelemetry semantic conventions say (definitions in
-//! [`telemetry::catalog::host`]).
+//! OpenTelemetry semantic conventions say ([`SystemMetrics`], [`ProcessMetrics`]).
 //!
 //! ```no_run
 //! let client = telemetry::TelemetryClient::builder("node")
@@ -8,7 +7,7 @@
 //!     .build()?;
 //! let config = host_metrics::HostMetricsConfig::default();
 //! let _host = host_metrics::HostMetrics::register(&client, config);
-//! # Ok::<(), telemetry::ConfigError>(())
+//! # Ok::<(), telemetry::BuildError>(())
 //! ```
 //!
 //! **Cost.** Every observable callback reads one shared [`Sample`]. The first callback of a
@@ -16,7 +15,7 @@
 //! and any other reader's collection within [`HostMetricsConfig::min_interval`], reuse it:
 //! with OTLP and Prometheus both attached, the sources are read once per interval, not
 //! once per reader. Each refresh's duration is recorded in
-//! `node.telemetry.host.refresh.duration`.
+//! `telemetry.host.refresh.duration`.
 //!
 //! **Portability.** A metric the platform cannot provide is not registered (see
 //! [`sample::support`]), rather than reported as 0.
@@ -24,16 +23,16 @@
 #![warn(missing_docs)]
 
 pub mod config;
+mod metrics;
 pub mod sample;
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use telemetry::catalog::host::*;
-use telemetry::catalog::telemetry::HOST_REFRESH_DURATION;
-use telemetry::{Histogram, Observation, TelemetryClient, Unbounded};
+use telemetry::{Callback, Observer, TelemetryClient, Unbounded};
 
 pub use config::{Filter, Group, HostMetricsConfig};
+pub use metrics::*;
 pub use sample::{Sample, Sampler};
 
 /// Collections closer together than this always share one sample: the callbacks of one
@@ -45,7 +44,7 @@ struct Shared {
     sampler: Mutex<Sampler>,
     latest: Mutex<Option<(Instant, Arc<Sample>)>>,
     min_interval: std::time::Duration,
-    refresh_duration: Histogram<f64, ()>,
+    refresh: RefreshMetrics,
 }
 
 impl Shared {
@@ -64,7 +63,7 @@ impl Shared {
                 .unwrap_or_else(|p| p.into_inner())
                 .refresh(),
         );
-        self.refresh_duration.record_since(started, ());
+        self.refresh.refresh_duration.record_since(started, ());
         *latest = Some((Instant::now(), sample.clone()));
         sample
     }
@@ -72,235 +71,246 @@ impl Shared {
 
 /// Registered host and process metrics; they are reported while this value lives.
 pub struct HostMetrics {
-    observations: Vec<Observation>,
+    /// Held for their callbacks.
+    instruments: Option<(SystemMetrics, ProcessMetrics)>,
+    registered: usize,
 }
 
 impl std::fmt::Debug for HostMetrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HostMetrics")
-            .field("instruments", &self.observations.len())
+            .field("enabled", &self.instruments.is_some())
+            .field("instruments", &self.registered)
             .finish()
     }
+}
+
+/// A callback reading the shared sample, or none when `enabled` is false (the group is
+/// off, or the platform cannot provide the value: better absent than a false 0).
+fn read<T, A>(
+    shared: &Arc<Shared>,
+    registered: &mut usize,
+    enabled: bool,
+    observe: impl Fn(&Sample, &mut Observer<'_, T, A>) + Send + Sync + 'static,
+) -> Callback<T, A> {
+    if !enabled {
+        return Callback::none();
+    }
+    *registered += 1;
+    let shared = shared.clone();
+    Callback::new(move |observer| observe(&shared.current(), observer))
 }
 
 impl HostMetrics {
     /// Registers every metric `config` enables and the platform supports.
     pub fn register(client: &TelemetryClient, config: HostMetricsConfig) -> Self {
+        let off = Self {
+            instruments: None,
+            registered: 0,
+        };
         if !client.is_enabled() || !config.enabled {
-            return Self {
-                observations: Vec::new(),
-            };
+            return off;
         }
         let sampler = match Sampler::new(config.clone()) {
             Ok(sampler) => sampler,
             Err(error) => {
                 tracing::warn!(%error, "host metrics are not available on this platform");
-                return Self {
-                    observations: Vec::new(),
-                };
+                return off;
             }
         };
-        let meter = client.component("host");
         let shared = Arc::new(Shared {
             min_interval: config.min_interval.max(MIN_REFRESH_INTERVAL),
-            refresh_duration: client
-                .component("telemetry")
-                .histogram(&HOST_REFRESH_DURATION),
+            refresh: RefreshMetrics::new(client),
             sampler: Mutex::new(sampler),
             latest: Mutex::new(None),
         });
-        let mut observations = Vec::new();
-        macro_rules! observe {
-            ($def:expr, |$sample:ident, $o:ident| $body:expr) => {{
-                let shared = shared.clone();
-                observations.push(meter.observe(&$def, move |$o| {
-                    let $sample = shared.current();
-                    $body
-                }));
-            }};
-        }
         use sample::support;
-
-        if config.reports(Group::Cpu) {
-            observe!(SYSTEM_CPU_LOGICAL_COUNT, |s, o| o
-                .observe(s.logical_cpus as i64, ()));
-            if support::CPU_MODES {
-                observe!(SYSTEM_CPU_TIME, |s, o| if let Some(times) = s.cpu_times {
+        let (cpu, memory, paging, disk, filesystem, network, process) = (
+            config.reports(Group::Cpu),
+            config.reports(Group::Memory),
+            config.reports(Group::Paging),
+            config.reports(Group::Disk) && support::DISK_IO,
+            config.reports(Group::Filesystem),
+            config.reports(Group::Network),
+            config.reports(Group::Process),
+        );
+        let n = &mut 0;
+        let system = SystemMetricsCallbacks {
+            cpu_logical_count: read(&shared, n, cpu, |s, o| o.observe(s.logical_cpus as i64, ())),
+            cpu_time: read(&shared, n, cpu && support::CPU_MODES, |s, o| {
+                if let Some(times) = s.cpu_times {
                     for (mode, seconds) in CpuMode::ALL.iter().zip(times) {
                         o.observe(seconds, (*mode,));
                     }
-                });
-                observe!(
-                    SYSTEM_CPU_UTILIZATION,
-                    |s, o| if let Some(fractions) = s.cpu_utilization {
-                        for (mode, fraction) in CpuMode::ALL.iter().zip(fractions) {
-                            o.observe(fraction, (*mode,));
-                        }
+                }
+            }),
+            cpu_utilization: read(&shared, n, cpu && support::CPU_MODES, |s, o| {
+                if let Some(fractions) = s.cpu_utilization {
+                    for (mode, fraction) in CpuMode::ALL.iter().zip(fractions) {
+                        o.observe(fraction, (*mode,));
                     }
-                );
-            }
-        }
-        if config.reports(Group::Memory) {
-            observe!(SYSTEM_MEMORY_LIMIT, |s, o| if let Some(m) = s.memory {
-                o.observe(m.total as i64, ());
-            });
-            observe!(SYSTEM_MEMORY_USAGE, |s, o| if let Some(m) = s.memory {
-                for (state, bytes) in memory_states(&m) {
-                    o.observe(bytes as i64, (state,));
                 }
-            });
-            observe!(SYSTEM_MEMORY_UTILIZATION, |s, o| if let Some(m) =
-                s.memory.filter(|m| m.total > 0)
-            {
-                for (state, bytes) in memory_states(&m) {
-                    o.observe(bytes as f64 / m.total as f64, (state,));
+            }),
+            memory_limit: read(&shared, n, memory, |s, o| {
+                if let Some(m) = s.memory {
+                    o.observe(m.total as i64, ());
                 }
-            });
-        }
-        if config.reports(Group::Paging) {
-            observe!(
-                SYSTEM_PAGING_USAGE,
-                |s, o| if let Some((used, free)) = s.swap {
+            }),
+            memory_usage: read(&shared, n, memory, |s, o| {
+                if let Some(m) = s.memory {
+                    for (state, bytes) in memory_states(&m) {
+                        o.observe(bytes as i64, (state,));
+                    }
+                }
+            }),
+            memory_utilization: read(&shared, n, memory, |s, o| {
+                if let Some(m) = s.memory.filter(|m| m.total > 0) {
+                    for (state, bytes) in memory_states(&m) {
+                        o.observe(bytes as f64 / m.total as f64, (state,));
+                    }
+                }
+            }),
+            paging_usage: read(&shared, n, paging, |s, o| {
+                if let Some((used, free)) = s.swap {
                     o.observe(used as i64, (PagingState::Used,));
                     o.observe(free as i64, (PagingState::Free,));
                 }
-            );
-        }
-        if config.reports(Group::Disk) && support::DISK_IO {
-            observe!(SYSTEM_DISK_IO, |s, o| for d in &s.disks {
-                o.observe(
-                    d.read_bytes,
-                    (Unbounded::new(d.device.clone()), DiskDirection::Read),
-                );
-                o.observe(
-                    d.written_bytes,
-                    (Unbounded::new(d.device.clone()), DiskDirection::Write),
-                );
-            });
-            observe!(SYSTEM_DISK_OPERATIONS, |s, o| for d in &s.disks {
-                o.observe(
-                    d.reads,
-                    (Unbounded::new(d.device.clone()), DiskDirection::Read),
-                );
-                o.observe(
-                    d.writes,
-                    (Unbounded::new(d.device.clone()), DiskDirection::Write),
-                );
-            });
-        }
-        if config.reports(Group::Filesystem) {
-            observe!(SYSTEM_FILESYSTEM_USAGE, |s, o| for fs in &s.filesystems {
-                for (state, bytes) in filesystem_states(fs) {
-                    o.observe(bytes as i64, filesystem_attributes(fs, state));
+            }),
+            disk_io: read(&shared, n, disk, |s, o| {
+                for d in &s.disks {
+                    let device = || Unbounded::new(d.device.clone());
+                    o.observe(d.read_bytes, (device(), DiskDirection::Read));
+                    o.observe(d.written_bytes, (device(), DiskDirection::Write));
                 }
-            });
-            observe!(
-                SYSTEM_FILESYSTEM_UTILIZATION,
-                |s, o| for fs in &s.filesystems {
+            }),
+            disk_operations: read(&shared, n, disk, |s, o| {
+                for d in &s.disks {
+                    let device = || Unbounded::new(d.device.clone());
+                    o.observe(d.reads, (device(), DiskDirection::Read));
+                    o.observe(d.writes, (device(), DiskDirection::Write));
+                }
+            }),
+            filesystem_usage: read(&shared, n, filesystem, |s, o| {
+                for fs in &s.filesystems {
+                    for (state, bytes) in filesystem_states(fs) {
+                        o.observe(bytes as i64, filesystem_attributes(fs, state));
+                    }
+                }
+            }),
+            filesystem_utilization: read(&shared, n, filesystem, |s, o| {
+                for fs in &s.filesystems {
                     let total = fs.used + fs.free + fs.reserved;
                     if total > 0 {
                         for (state, bytes) in filesystem_states(fs) {
-                            o.observe(
-                                bytes as f64 / total as f64,
-                                filesystem_attributes(fs, state),
-                            );
+                            let fraction = bytes as f64 / total as f64;
+                            o.observe(fraction, filesystem_attributes(fs, state));
                         }
                     }
                 }
-            );
-        }
-        if config.reports(Group::Network) {
-            observe!(SYSTEM_NETWORK_IO, |s, o| for i in &s.interfaces {
-                o.observe(
-                    i.transmitted_bytes,
-                    (Unbounded::new(i.name.clone()), NetworkDirection::Transmit),
-                );
-                o.observe(
-                    i.received_bytes,
-                    (Unbounded::new(i.name.clone()), NetworkDirection::Receive),
-                );
-            });
-            observe!(SYSTEM_NETWORK_ERRORS, |s, o| for i in &s.interfaces {
-                o.observe(
-                    i.transmit_errors,
-                    (Unbounded::new(i.name.clone()), NetworkDirection::Transmit),
-                );
-                o.observe(
-                    i.receive_errors,
-                    (Unbounded::new(i.name.clone()), NetworkDirection::Receive),
-                );
-            });
-            if support::DROPPED_PACKETS {
-                observe!(
-                    SYSTEM_NETWORK_PACKET_DROPPED,
-                    |s, o| for i in &s.interfaces {
+            }),
+            network_io: read(&shared, n, network, |s, o| {
+                for i in &s.interfaces {
+                    o.observe(
+                        i.transmitted_bytes,
+                        interface(i, NetworkDirection::Transmit),
+                    );
+                    o.observe(i.received_bytes, interface(i, NetworkDirection::Receive));
+                }
+            }),
+            network_errors: read(&shared, n, network, |s, o| {
+                for i in &s.interfaces {
+                    o.observe(i.transmit_errors, interface(i, NetworkDirection::Transmit));
+                    o.observe(i.receive_errors, interface(i, NetworkDirection::Receive));
+                }
+            }),
+            network_packet_dropped: read(
+                &shared,
+                n,
+                network && support::DROPPED_PACKETS,
+                |s, o| {
+                    for i in &s.interfaces {
                         if let (Some(tx), Some(rx)) = (i.transmit_dropped, i.receive_dropped) {
-                            o.observe(
-                                tx,
-                                (Unbounded::new(i.name.clone()), NetworkDirection::Transmit),
-                            );
-                            o.observe(
-                                rx,
-                                (Unbounded::new(i.name.clone()), NetworkDirection::Receive),
-                            );
+                            o.observe(tx, interface(i, NetworkDirection::Transmit));
+                            o.observe(rx, interface(i, NetworkDirection::Receive));
                         }
                     }
-                );
-            }
-        }
-        if config.reports(Group::Process) {
-            observe!(SYSTEM_UPTIME, |s, o| o.observe(s.uptime, ()));
-            observe!(PROCESS_MEMORY_USAGE, |s, o| if let Some(p) = &s.process {
-                o.observe(p.memory as i64, ());
-            });
-            observe!(PROCESS_MEMORY_VIRTUAL, |s, o| if let Some(p) = &s.process {
-                o.observe(p.virtual_memory as i64, ());
-            });
-            observe!(PROCESS_DISK_IO, |s, o| if let Some(p) = &s.process {
-                o.observe(p.disk_io.0, (DiskDirection::Read,));
-                o.observe(p.disk_io.1, (DiskDirection::Write,));
-            });
-            observe!(PROCESS_UPTIME, |s, o| if let Some(p) = &s.process {
-                o.observe(p.uptime, ());
-            });
-            if support::PROCESS_CPU {
-                observe!(PROCESS_CPU_TIME, |s, o| if let Some((user, system)) =
-                    s.process.as_ref().and_then(|p| p.cpu)
-                {
+                },
+            ),
+            uptime: read(&shared, n, process, |s, o| o.observe(s.uptime, ())),
+        };
+        let process_callbacks = ProcessMetricsCallbacks {
+            memory_usage: read(&shared, n, process, |s, o| {
+                if let Some(p) = &s.process {
+                    o.observe(p.memory as i64, ());
+                }
+            }),
+            memory_virtual: read(&shared, n, process, |s, o| {
+                if let Some(p) = &s.process {
+                    o.observe(p.virtual_memory as i64, ());
+                }
+            }),
+            disk_io: read(&shared, n, process, |s, o| {
+                if let Some(p) = &s.process {
+                    o.observe(p.disk_io.0, (DiskDirection::Read,));
+                    o.observe(p.disk_io.1, (DiskDirection::Write,));
+                }
+            }),
+            uptime: read(&shared, n, process, |s, o| {
+                if let Some(p) = &s.process {
+                    o.observe(p.uptime, ());
+                }
+            }),
+            cpu_time: read(&shared, n, process && support::PROCESS_CPU, |s, o| {
+                if let Some((user, system)) = s.process.as_ref().and_then(|p| p.cpu) {
                     o.observe(user, (ProcessCpuMode::User,));
                     o.observe(system, (ProcessCpuMode::System,));
-                });
-                observe!(
-                    PROCESS_CPU_UTILIZATION,
-                    |s, o| if let Some((user, system)) =
-                        s.process.as_ref().and_then(|p| p.cpu_utilization)
-                    {
-                        o.observe(user, (ProcessCpuMode::User,));
-                        o.observe(system, (ProcessCpuMode::System,));
+                }
+            }),
+            cpu_utilization: read(&shared, n, process && support::PROCESS_CPU, |s, o| {
+                if let Some((user, system)) = s.process.as_ref().and_then(|p| p.cpu_utilization) {
+                    o.observe(user, (ProcessCpuMode::User,));
+                    o.observe(system, (ProcessCpuMode::System,));
+                }
+            }),
+            thread_count: read(&shared, n, process && support::PROCESS_COUNTS, |s, o| {
+                if let Some(threads) = s.process.as_ref().and_then(|p| p.threads) {
+                    o.observe(threads as i64, ());
+                }
+            }),
+            unix_file_descriptor_count: read(
+                &shared,
+                n,
+                process && support::PROCESS_COUNTS,
+                |s, o| {
+                    if let Some(fds) = s.process.as_ref().and_then(|p| p.file_descriptors) {
+                        o.observe(fds as i64, ());
                     }
-                );
-            }
-            if support::PROCESS_COUNTS {
-                observe!(PROCESS_THREAD_COUNT, |s, o| if let Some(n) =
-                    s.process.as_ref().and_then(|p| p.threads)
-                {
-                    o.observe(n as i64, ());
-                });
-                observe!(PROCESS_UNIX_FILE_DESCRIPTOR_COUNT, |s, o| if let Some(n) =
-                    s.process.as_ref().and_then(|p| p.file_descriptors)
-                {
-                    o.observe(n as i64, ());
-                });
-            }
+                },
+            ),
+        };
+        let registered = *n;
+        let instruments = (
+            SystemMetrics::new(client, system),
+            ProcessMetrics::new(client, process_callbacks),
+        );
+        tracing::debug!(instruments = registered, "host metrics registered");
+        Self {
+            instruments: Some(instruments),
+            registered,
         }
-        tracing::debug!(instruments = observations.len(), "host metrics registered");
-        Self { observations }
     }
 
     /// How many instruments were registered.
     pub fn instrument_count(&self) -> usize {
-        self.observations.len()
+        self.registered
     }
+}
+
+fn interface(
+    i: &sample::Interface,
+    direction: NetworkDirection,
+) -> (Unbounded<Interface>, NetworkDirection) {
+    (Unbounded::new(i.name.clone()), direction)
 }
 
 fn memory_states(m: &sample::Memory) -> Vec<(MemoryState, u64)> {

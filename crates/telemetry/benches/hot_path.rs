@@ -6,7 +6,7 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
 use telemetry::testing::TestTelemetry;
-use telemetry::{TelemetryClient, Unbounded};
+use telemetry::{Counter, Gauge, Histogram, Metrics, TelemetryClient, Unbounded};
 
 telemetry::attribute_enum! {
     /// Bench method.
@@ -20,41 +20,56 @@ telemetry::unbounded_attribute! {
     /// Bench peer client.
     pub Client: "bench.client", limit = 64
 }
-telemetry::metrics! {
+/// The benchmarked component's instruments.
+#[derive(Metrics)]
+#[metrics(prefix = "bench")]
+struct BenchMetrics {
     /// Requests.
-    pub REQUESTS: Counter<u64, (Method, Outcome)> = "node.bench.requests", "{request}";
+    #[metric(unit = "{request}")]
+    requests: Counter<u64, (Method, Outcome)>,
     /// Latency.
-    pub LATENCY: Histogram<f64, (Method, Outcome)> = "node.bench.latency", "s";
+    #[metric(unit = "s")]
+    latency: Histogram<f64, (Method, Outcome)>,
     /// Level.
-    pub LEVEL: Gauge<f64, (Method,)> = "node.bench.level", "1";
+    #[metric(unit = "1")]
+    level: Gauge<f64, (Method,)>,
     /// By client.
-    pub BY_CLIENT: Counter<u64, (Unbounded<Client>,)> = "node.bench.by_client", "{request}";
+    #[metric(unit = "{request}")]
+    by_client: Counter<u64, (Unbounded<Client>,)>,
 }
 
 fn hot_path(c: &mut Criterion) {
     let kit = TestTelemetry::new();
-    let meter = kit.client().component("bench");
-    let requests = meter.counter(&REQUESTS);
-    let latency = meter.histogram(&LATENCY);
-    let level = meter.gauge(&LEVEL);
-    let by_client = meter.counter(&BY_CLIENT);
-    let off = TelemetryClient::disabled()
-        .component("bench")
-        .counter(&REQUESTS);
+    let metrics = BenchMetrics::new(kit.client());
+    let bound = metrics.requests.bind((Method::Put, Outcome::Ok));
+    let off = BenchMetrics::new(&TelemetryClient::disabled());
     c.bench_function("counter add (2 enum attributes)", |b| {
-        b.iter(|| requests.add(black_box(1), (Method::Put, Outcome::Ok)))
+        b.iter(|| {
+            metrics
+                .requests
+                .add(black_box(1), (Method::Put, Outcome::Ok))
+        })
     });
+    c.bench_function("bound counter add", |b| b.iter(|| bound.add(black_box(1))));
     c.bench_function("histogram record (2 enum attributes)", |b| {
-        b.iter(|| latency.record(black_box(0.003), (Method::Get, Outcome::Error)))
+        b.iter(|| {
+            metrics
+                .latency
+                .record(black_box(0.003), (Method::Get, Outcome::Error))
+        })
     });
     c.bench_function("gauge record (1 enum attribute)", |b| {
-        b.iter(|| level.record(black_box(0.5), (Method::Delete,)))
+        b.iter(|| metrics.level.record(black_box(0.5), (Method::Delete,)))
     });
     c.bench_function("counter add on the disabled client", |b| {
-        b.iter(|| off.add(black_box(1), (Method::Put, Outcome::Ok)))
+        b.iter(|| off.requests.add(black_box(1), (Method::Put, Outcome::Ok)))
     });
     c.bench_function("counter add (unbounded attribute)", |b| {
-        b.iter(|| by_client.add(black_box(1), (Unbounded::new("reth/1.2"),)))
+        b.iter(|| {
+            metrics
+                .by_client
+                .add(black_box(1), (Unbounded::new("reth/1.2"),))
+        })
     });
 }
 

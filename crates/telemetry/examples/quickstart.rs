@@ -8,7 +8,7 @@
 //!
 //! ```text
 //! cargo run -p telemetry --example quickstart
-//! curl -s localhost:9464/metrics | grep node_worker
+//! curl -s localhost:9464/metrics | grep quickstart_worker
 //! ```
 
 use std::collections::hash_map::DefaultHasher;
@@ -17,7 +17,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use telemetry::{Counter, Histogram, Observation, TelemetryClient, UpDownCounter};
+use telemetry::{
+    Callback, Counter, Histogram, Metrics, ObservableGauge, TelemetryClient, UpDownCounter,
+};
 
 telemetry::attribute_enum! {
     /// How a job ended.
@@ -29,42 +31,29 @@ telemetry::attribute_enum! {
     }
 }
 
-telemetry::metrics! {
-    /// Jobs processed, by outcome.
-    pub JOBS: Counter<u64, (Outcome,)> = "node.worker.jobs", "{job}";
-    /// Time to process one job.
-    pub JOB_DURATION: Histogram<f64, (Outcome,)> = "node.worker.job.duration", "s";
-    /// Bytes hashed.
-    pub BYTES_HASHED: Counter<u64, ()> = "node.worker.hashed", "By";
-    /// Jobs being processed right now.
-    pub IN_FLIGHT: UpDownCounter<i64, ()> = "node.worker.in_flight", "{job}";
-    /// Jobs waiting in the queue.
-    pub QUEUE_DEPTH: ObservableGauge<u64, ()> = "node.worker.queue.depth", "{job}";
-}
-
-/// The worker's instrumentation: one field per metric, one method per event.
+/// The worker's instrumentation: one field per metric, under the application's own
+/// namespace; one method per event.
+#[derive(Metrics)]
+#[metrics(prefix = "quickstart.worker")]
 struct WorkerMetrics {
+    /// Jobs processed, by outcome.
+    #[metric(unit = "{job}")]
     jobs: Counter<u64, (Outcome,)>,
+    /// Time to process one job.
+    #[metric(name = "job.duration", unit = "s")]
     duration: Histogram<f64, (Outcome,)>,
+    /// Bytes hashed.
+    #[metric(unit = "By")]
     hashed: Counter<u64, ()>,
+    /// Jobs being processed right now.
+    #[metric(unit = "{job}")]
     in_flight: UpDownCounter<i64, ()>,
-    _queue_depth: Observation,
+    /// Jobs waiting in the queue.
+    #[metric(name = "queue.depth", unit = "{job}")]
+    queue_depth: ObservableGauge<u64, ()>,
 }
 
 impl WorkerMetrics {
-    fn new(client: &TelemetryClient, queue: Arc<AtomicU64>) -> Self {
-        let meter = client.component("worker");
-        Self {
-            jobs: meter.counter(&JOBS),
-            duration: meter.histogram(&JOB_DURATION),
-            hashed: meter.counter(&BYTES_HASHED),
-            in_flight: meter.up_down_counter(&IN_FLIGHT),
-            _queue_depth: meter.observe(&QUEUE_DEPTH, move |o| {
-                o.observe(queue.load(Ordering::Relaxed), ())
-            }),
-        }
-    }
-
     fn job_started(&self) {
         self.in_flight.add(1, ());
     }
@@ -99,8 +88,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .service_version(env!("CARGO_PKG_VERSION"))
         .with_env()?;
     if builder.config().otlp.is_none() && builder.config().prometheus.is_none() {
-        builder = builder.prometheus(telemetry::config::DEFAULT_PROMETHEUS_ADDR.parse()?);
+        builder = builder.prometheus(telemetry::DEFAULT_PROMETHEUS_ADDR.parse()?);
     }
+    let pushes = builder.config().otlp.is_some();
     let client = builder.build()?;
     if let Some(addr) = client.prometheus_addr() {
         println!("quickstart: metrics at http://{addr}/metrics");
@@ -115,7 +105,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
 
     let queue = Arc::new(AtomicU64::new(0));
-    let metrics = Arc::new(WorkerMetrics::new(&client, queue.clone()));
+    let observed = queue.clone();
+    let metrics = Arc::new(WorkerMetrics::new(
+        &client,
+        WorkerMetricsCallbacks {
+            queue_depth: Callback::new(move |o| o.observe(observed.load(Ordering::Relaxed), ())),
+        },
+    ));
     let (jobs_tx, mut jobs_rx) = tokio::sync::mpsc::channel::<u64>(1024);
 
     let producer_queue = queue.clone();
@@ -160,7 +156,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             _ = tokio::time::sleep(remaining.unwrap_or(Duration::MAX)), if remaining.is_some() => break,
             _ = report.tick() => {
                 let status = client.export_status();
-                let push = if status.attempts == 0 {
+                let push = if !pushes {
+                    "pull only".to_owned()
+                } else if status.attempts == 0 {
                     "no OTLP export yet".to_owned()
                 } else {
                     format!("OTLP exports {} ok / {} failed", status.attempts - status.failures, status.failures)

@@ -1,28 +1,54 @@
 //! Typed attribute keys and values.
 //!
-//! A metric's attributes are a tuple type (`()`, `(A,)`, `(A, B)`, ...) whose elements
-//! implement [`Attribute`]. Two kinds exist:
+//! A metric's attributes are a tuple type (`()`, `(A,)`, `(A, B)`, ... up to four) whose
+//! elements implement [`Attribute`]. Two kinds exist:
 //!
 //! - **closed** sets, Rust enums declared with [`attribute_enum!`](crate::attribute_enum):
 //!   every combination is known up front, so instruments pre-bind one handle per combination
-//!   and seed it at zero; recording is an index computation, never a hash;
+//!   and seed it at zero; recording is an index computation, never a hash. `Option<E>` of a
+//!   closed `E` is closed too: `None` leaves the key out (as `error.type` on a success);
 //! - **unbounded** values ([`Unbounded`]), declared with
 //!   [`unbounded_attribute!`](crate::unbounded_attribute) together with their cardinality
-//!   limit. High-cardinality identifiers (`tx.hash`, `peer.id`, `block.number`, ...) are
-//!   rejected at compile time by [`check_attribute_key`](crate::name::check_attribute_key).
+//!   limit. High-cardinality identifiers (`tx.hash`, `peer.id`, `block.number`, ...) do not
+//!   compile as attribute keys.
 
 use std::borrow::Cow;
 use std::marker::PhantomData;
 
 use opentelemetry::KeyValue;
 
-/// What the registry knows about one attribute of a metric.
+use crate::__private::Sealed;
+
+/// What the catalog knows about one attribute of a metric.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct AttributeInfo {
     /// The attribute key, e.g. `rpc.method`.
     pub key: &'static str,
     /// The values it may take.
     pub values: AttributeValues,
+    /// Whether the key may be absent (an `Option<E>` attribute).
+    pub optional: bool,
+}
+
+impl AttributeInfo {
+    /// A closed attribute with exactly `values`.
+    #[doc(hidden)]
+    pub const fn closed(key: &'static str, values: &'static [&'static str]) -> Self {
+        Self {
+            key,
+            values: AttributeValues::Closed(values),
+            optional: false,
+        }
+    }
+
+    /// How many series this attribute gives (absence included), `None` when unbounded.
+    pub fn closed_count(&self) -> Option<usize> {
+        match self.values {
+            AttributeValues::Closed(values) => Some(values.len() + usize::from(self.optional)),
+            AttributeValues::Unbounded { .. } => None,
+        }
+    }
 }
 
 /// The values an attribute may take.
@@ -37,9 +63,10 @@ pub enum AttributeValues {
     },
 }
 
-/// One attribute type: a closed enum or an [`Unbounded`] value.
-pub trait Attribute: Send + Sync + 'static {
-    /// Key, allowed values and limit, for the registry and the generated docs.
+/// One attribute type: a closed enum, an [`Unbounded`] value, or an `Option` of either.
+/// Implemented by [`attribute_enum!`](crate::attribute_enum) and for [`Unbounded`] (sealed).
+pub trait Attribute: Sealed + Send + Sync + 'static {
+    /// Key, allowed values and limit, for the catalog and the generated docs.
     const INFO: AttributeInfo;
     /// Number of distinct values (variants, or the declared limit).
     const CARDINALITY: usize;
@@ -47,14 +74,15 @@ pub trait Attribute: Send + Sync + 'static {
     const CLOSED: bool;
     /// Position of this value among [`Self::CARDINALITY`] (closed sets only; 0 otherwise).
     fn index(&self) -> usize;
-    /// The OpenTelemetry attribute for this value.
-    fn key_value(&self) -> KeyValue;
+    /// The OpenTelemetry attribute for this value (`None`: the key is left out).
+    fn key_value(&self) -> Option<KeyValue>;
     /// The attribute for the value at `index` (closed sets only).
-    fn key_value_at(index: usize) -> KeyValue;
+    fn key_value_at(index: usize) -> Option<KeyValue>;
 }
 
 /// Declares a closed attribute: an enum whose variants are the only values the attribute
-/// can take on a metric.
+/// can take on a metric. A malformed or high-cardinality key, an empty or repeated value,
+/// are compile errors on the offending literal.
 ///
 /// ```
 /// telemetry::attribute_enum! {
@@ -69,62 +97,7 @@ pub trait Attribute: Send + Sync + 'static {
 /// assert_eq!(<Outcome as telemetry::Attribute>::CARDINALITY, 2);
 /// assert_eq!(Outcome::Error.as_str(), "error");
 /// ```
-#[macro_export]
-macro_rules! attribute_enum {
-    (
-        $(#[$meta:meta])*
-        $vis:vis enum $name:ident : $key:literal {
-            $( $(#[$vmeta:meta])* $variant:ident => $value:literal ),+ $(,)?
-        }
-    ) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        $vis enum $name {
-            $( $(#[$vmeta])* $variant ),+
-        }
-
-        impl $name {
-            /// Every value, in declaration order.
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-            /// The attribute key.
-            #[allow(dead_code)]
-            pub const KEY: &'static str = $key;
-            const VALUES: &'static [&'static str] = &[$($value),+];
-
-            /// The attribute value as exported.
-            pub const fn as_str(self) -> &'static str {
-                Self::VALUES[self as usize]
-            }
-        }
-
-        impl $crate::Attribute for $name {
-            const INFO: $crate::AttributeInfo = {
-                $crate::name::__expect_key($key);
-                $crate::AttributeInfo { key: $key, values: $crate::AttributeValues::Closed(Self::VALUES) }
-            };
-            const CARDINALITY: usize = Self::VALUES.len();
-            const CLOSED: bool = true;
-            #[inline(always)]
-            fn index(&self) -> usize {
-                *self as usize
-            }
-            fn key_value(&self) -> $crate::__private::KeyValue {
-                $crate::__private::KeyValue::new($key, self.as_str())
-            }
-            fn key_value_at(index: usize) -> $crate::__private::KeyValue {
-                $crate::__private::KeyValue::new($key, Self::VALUES[index])
-            }
-        }
-    };
-}
-
-/// Names an unbounded attribute key and its cardinality limit; used through [`Unbounded`].
-pub trait UnboundedKey: Send + Sync + 'static {
-    /// The attribute key.
-    const KEY: &'static str;
-    /// Distinct values a metric keeps before later ones fold into the overflow series.
-    const LIMIT: usize;
-}
+pub use telemetry_macros::attribute_enum;
 
 /// Declares an unbounded attribute key with its cardinality limit.
 ///
@@ -143,19 +116,16 @@ pub trait UnboundedKey: Send + Sync + 'static {
 ///     /// Transaction hash: never a metric attribute.
 ///     pub TxHash: "tx.hash", limit = 1000
 /// }
-/// let _ = <telemetry::Unbounded<TxHash> as telemetry::Attribute>::INFO;
 /// ```
-#[macro_export]
-macro_rules! unbounded_attribute {
-    ($(#[$meta:meta])* $vis:vis $name:ident : $key:literal, limit = $limit:expr) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy)]
-        $vis struct $name;
-        impl $crate::UnboundedKey for $name {
-            const KEY: &'static str = $key;
-            const LIMIT: usize = $limit;
-        }
-    };
+pub use telemetry_macros::unbounded_attribute;
+
+/// Names an unbounded attribute key and its cardinality limit; used through [`Unbounded`].
+/// Implemented by [`unbounded_attribute!`](crate::unbounded_attribute).
+pub trait UnboundedKey: Send + Sync + 'static {
+    /// The attribute key.
+    const KEY: &'static str;
+    /// Distinct values a metric keeps before later ones fold into the overflow series.
+    const LIMIT: usize;
 }
 
 /// A value of an unbounded attribute `K` (a string not known at compile time).
@@ -191,29 +161,59 @@ impl<K: UnboundedKey> Unbounded<K> {
     }
 }
 
+impl<K> Sealed for Unbounded<K> {}
+
 impl<K: UnboundedKey> Attribute for Unbounded<K> {
-    const INFO: AttributeInfo = {
-        crate::name::__expect_key(K::KEY);
-        AttributeInfo {
-            key: K::KEY,
-            values: AttributeValues::Unbounded { limit: K::LIMIT },
-        }
+    const INFO: AttributeInfo = AttributeInfo {
+        key: K::KEY,
+        values: AttributeValues::Unbounded { limit: K::LIMIT },
+        optional: false,
     };
     const CARDINALITY: usize = K::LIMIT;
     const CLOSED: bool = false;
     fn index(&self) -> usize {
         0
     }
-    fn key_value(&self) -> KeyValue {
-        KeyValue::new(K::KEY, self.value.clone())
+    fn key_value(&self) -> Option<KeyValue> {
+        Some(KeyValue::new(K::KEY, self.value.clone()))
     }
-    fn key_value_at(_index: usize) -> KeyValue {
-        unreachable!("unbounded attributes are never pre-bound")
+    fn key_value_at(_index: usize) -> Option<KeyValue> {
+        None // never pre-bound
     }
 }
 
-/// The full attribute set of a metric: `()` or a tuple of up to four [`Attribute`]s.
-pub trait AttributeSet: Send + Sync + 'static {
+impl<A: Attribute> Sealed for Option<A> {}
+
+/// An attribute that may be absent: `None` leaves the key out of the series (the
+/// OpenTelemetry way to say "no error": `error.type` is set on failures only).
+impl<A: Attribute> Attribute for Option<A> {
+    const INFO: AttributeInfo = AttributeInfo {
+        optional: true,
+        ..A::INFO
+    };
+    const CARDINALITY: usize = A::CARDINALITY + 1;
+    const CLOSED: bool = A::CLOSED;
+    #[inline(always)]
+    fn index(&self) -> usize {
+        match self {
+            Some(value) => value.index(),
+            None => A::CARDINALITY,
+        }
+    }
+    fn key_value(&self) -> Option<KeyValue> {
+        self.as_ref().and_then(Attribute::key_value)
+    }
+    fn key_value_at(index: usize) -> Option<KeyValue> {
+        if index < A::CARDINALITY {
+            A::key_value_at(index)
+        } else {
+            None
+        }
+    }
+}
+
+/// The full attribute set of a metric: `()` or a tuple of up to four [`Attribute`]s (sealed).
+pub trait AttributeSet: Sealed + Send + Sync + 'static {
     /// Per-attribute information, in tuple order.
     const ATTRIBUTES: &'static [AttributeInfo];
     /// Whether every attribute is closed (the set can be pre-bound).
@@ -227,6 +227,8 @@ pub trait AttributeSet: Send + Sync + 'static {
     /// The attributes of the combination at `index` (closed sets).
     fn key_values_at(index: usize) -> Vec<KeyValue>;
 }
+
+impl Sealed for () {}
 
 impl AttributeSet for () {
     const ATTRIBUTES: &'static [AttributeInfo] = &[];
@@ -246,6 +248,7 @@ impl AttributeSet for () {
 
 macro_rules! impl_attribute_set {
     ($($t:ident . $i:tt),+) => {
+        impl<$($t: Attribute),+> Sealed for ($($t,)+) {}
         impl<$($t: Attribute),+> AttributeSet for ($($t,)+) {
             const ATTRIBUTES: &'static [AttributeInfo] = &[$($t::INFO),+];
             const CLOSED: bool = true $(&& $t::CLOSED)+;
@@ -257,7 +260,7 @@ macro_rules! impl_attribute_set {
                 index
             }
             fn key_values(&self) -> Vec<KeyValue> {
-                vec![$(self.$i.key_value()),+]
+                [$(self.$i.key_value()),+].into_iter().flatten().collect()
             }
             #[allow(unused_assignments)]
             fn key_values_at(index: usize) -> Vec<KeyValue> {
@@ -266,7 +269,7 @@ macro_rules! impl_attribute_set {
                 let mut reversed = Vec::with_capacity(Self::ATTRIBUTES.len());
                 impl_attribute_set!(@decode rest reversed; $($t),+);
                 reversed.reverse();
-                reversed
+                reversed.into_iter().flatten().collect()
             }
         }
     };
@@ -298,19 +301,23 @@ mod tests {
 
     #[test]
     fn mixed_radix_round_trip() {
-        type Set = (Colour, Size);
-        assert_eq!(Set::COMBINATIONS, 6);
+        type Set = (Colour, Option<Size>);
+        assert_eq!(Set::COMBINATIONS, 9);
         let mut seen = Vec::new();
         for c in Colour::ALL {
-            for s in Size::ALL {
-                let set = (*c, *s);
+            for s in Size::ALL.iter().copied().map(Some).chain([None]) {
+                let set = (*c, s);
                 let index = set.index();
                 assert_eq!(Set::key_values_at(index), set.key_values());
                 seen.push(index);
             }
         }
         seen.sort_unstable();
-        assert_eq!(seen, (0..6).collect::<Vec<_>>());
+        assert_eq!(seen, (0..9).collect::<Vec<_>>());
+        assert_eq!(
+            (Colour::Red, None::<Size>).key_values(),
+            [KeyValue::new("test.colour", "red")]
+        );
     }
 
     crate::unbounded_attribute! {

@@ -22,9 +22,9 @@ use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
-use crate::catalog::telemetry::ScrapeOutcome;
 use crate::config::{BridgeAuth, PrometheusConfig};
 use crate::health::Health;
+use crate::self_telemetry::ScrapeOutcome;
 
 /// The content type Prometheus expects for the text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";

@@ -11,22 +11,11 @@ use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Stream};
 
 use crate::bridge::{self, BridgeHandle};
 use crate::config::{ConfigError, OtlpConfig, PrometheusConfig, TelemetryConfig};
+use crate::errors::{BuildError, FlushError, ShutdownError};
 use crate::health::{ExportStatus, Freshness, FreshnessRegistry, Health};
 use crate::meter::ComponentMeter;
 use crate::otlp::InstrumentedExporter;
 use crate::resource;
-use crate::testing::SharedReader;
-
-/// Why [`TelemetryClient::shutdown`] did not complete cleanly.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ShutdownError {
-    /// The final flush did not finish within the shutdown timeout.
-    #[error("telemetry shutdown did not finish within {0:?}; the last interval may be lost")]
-    Timeout(Duration),
-    /// The SDK reported an error (for example, the final export failed).
-    #[error("telemetry shutdown: {0}")]
-    Sdk(String),
-}
 
 /// The telemetry handle a node hands to its components. Cheap to clone.
 ///
@@ -34,6 +23,7 @@ pub enum ShutdownError {
 /// [`TelemetryBuilder::with_env`]. With no exporter configured, or `OTEL_SDK_DISABLED=true`,
 /// it is the no-op client: instruments it creates hold nothing and a call is one branch.
 /// No process-global state is touched unless [`TelemetryClient::install_global`] is called.
+/// Components receive it and create their [`Metrics`](crate::Metrics) struct from it.
 ///
 /// ```
 /// let client = telemetry::TelemetryClient::builder("my-node")
@@ -58,13 +48,16 @@ impl std::fmt::Debug for TelemetryClient {
     }
 }
 
+/// Cardinality limit per metric name, read by the provider's view at instrument creation.
+pub(crate) type Limits = Arc<RwLock<HashMap<&'static str, usize>>>;
+
 /// What components need from a live pipeline when they create instruments.
 pub(crate) struct Shared {
     pub(crate) health: Arc<Health>,
     pub(crate) include: Vec<String>,
     pub(crate) exclude: Vec<String>,
     /// Cardinality limit per metric name, read by the provider's view at instrument creation.
-    pub(crate) limits: Arc<RwLock<HashMap<&'static str, usize>>>,
+    pub(crate) limits: Limits,
 }
 
 impl Shared {
@@ -88,10 +81,7 @@ struct Pipeline {
 impl TelemetryClient {
     /// A builder for a client whose `service.name` is `service_name`.
     pub fn builder(service_name: impl Into<String>) -> TelemetryBuilder {
-        TelemetryBuilder {
-            config: TelemetryConfig::new(service_name),
-            reader: None,
-        }
+        TelemetryBuilder::from_config(TelemetryConfig::new(service_name))
     }
 
     /// The no-op client.
@@ -104,48 +94,21 @@ impl TelemetryClient {
         self.pipeline.is_some()
     }
 
-    /// A meter for the component `name` (e.g. `sequencer`): its instrumentation scope.
-    pub fn component(&self, name: &'static str) -> ComponentMeter {
-        self.meter(name, None)
-    }
-
-    /// A meter for one of several instances of component `name` in this process: every
-    /// series it records carries `component.instance=<instance>`, so two mempools do not
-    /// add into one series. Up to
-    /// [`MAX_COMPONENT_INSTANCES`](crate::definition::MAX_COMPONENT_INSTANCES) instances fit
-    /// each metric's cardinality limit.
-    pub fn component_instance(
-        &self,
-        name: &'static str,
-        instance: impl Into<String>,
-    ) -> ComponentMeter {
-        self.meter(
-            name,
-            Some(KeyValue::new(
-                crate::COMPONENT_INSTANCE_KEY,
-                instance.into(),
-            )),
-        )
-    }
-
-    fn meter(&self, name: &'static str, instance: Option<KeyValue>) -> ComponentMeter {
+    /// The meter of the component `name` (a metrics struct's prefix), its series marked
+    /// with `component.instance=<instance>` when given.
+    pub(crate) fn meter(&self, name: &'static str, instance: Option<String>) -> ComponentMeter {
         match &self.pipeline {
             None => ComponentMeter::disabled(),
-            Some(pipeline) => {
-                let scope = InstrumentationScope::builder(name)
-                    .with_version(env!("CARGO_PKG_VERSION"))
-                    .build();
-                ComponentMeter::new(
-                    pipeline.provider.meter_with_scope(scope),
-                    instance,
-                    pipeline.shared.clone(),
-                )
-            }
+            Some(pipeline) => ComponentMeter::new(
+                pipeline.provider.meter_with_scope(scope(name)),
+                instance.map(|i| KeyValue::new(crate::COMPONENT_INSTANCE_KEY, i)),
+                pipeline.shared.clone(),
+            ),
         }
     }
 
     /// A state source whose last update is exported as
-    /// `node.telemetry.source.last_update{telemetry.source=<name>}`.
+    /// `telemetry.source.last_update{telemetry.source.name=<name>}`.
     pub fn freshness(&self, name: &str) -> Freshness {
         match &self.pipeline {
             None => Freshness::default(),
@@ -171,12 +134,17 @@ impl TelemetryClient {
     }
 
     /// Collects and pushes now (blocks until the export finished or failed).
-    pub fn force_flush(&self) -> Result<(), ShutdownError> {
+    pub fn force_flush(&self) -> Result<(), FlushError> {
         match &self.pipeline {
             None => Ok(()),
             Some(pipeline) => {
                 let provider = pipeline.provider.clone();
-                run_bounded(pipeline.shutdown_timeout, move || provider.force_flush())
+                run_bounded(pipeline.shutdown_timeout, move || provider.force_flush()).map_err(
+                    |error| match error {
+                        Bounded::Timeout(timeout) => FlushError::Timeout(timeout),
+                        Bounded::Sdk(message) => FlushError::Sdk(message),
+                    },
+                )
             }
         }
     }
@@ -212,7 +180,13 @@ impl Pipeline {
             return result.clone();
         }
         let provider = self.provider.clone();
-        let result = run_bounded(self.shutdown_timeout, move || provider.shutdown());
+        let result =
+            run_bounded(self.shutdown_timeout, move || provider.shutdown()).map_err(|error| {
+                match error {
+                    Bounded::Timeout(timeout) => ShutdownError::Timeout(timeout),
+                    Bounded::Sdk(message) => ShutdownError::Sdk(message),
+                }
+            });
         if let Some(bridge) = &self.bridge {
             bridge.stop();
         }
@@ -239,13 +213,26 @@ impl Drop for Pipeline {
     }
 }
 
+/// The instrumentation scope of component `name`.
+fn scope(name: &'static str) -> InstrumentationScope {
+    InstrumentationScope::builder(name)
+        .with_version(env!("CARGO_PKG_VERSION"))
+        .build()
+}
+
+/// How a bounded SDK call failed.
+enum Bounded {
+    Timeout(Duration),
+    Sdk(String),
+}
+
 /// Runs an SDK call that may block (flush, shutdown) on its own thread and waits at most
 /// `timeout`: the SDK's own shutdown ignores its timeout, and calling it from a
 /// current-thread runtime can deadlock.
 fn run_bounded(
     timeout: Duration,
     call: impl FnOnce() -> opentelemetry_sdk::error::OTelSdkResult + Send + 'static,
-) -> Result<(), ShutdownError> {
+) -> Result<(), Bounded> {
     let (done, wait) = std::sync::mpsc::sync_channel(1);
     let spawned = std::thread::Builder::new()
         .name("telemetry-shutdown".into())
@@ -253,15 +240,15 @@ fn run_bounded(
             let _ = done.send(call());
         });
     if let Err(error) = spawned {
-        return Err(ShutdownError::Sdk(format!(
+        return Err(Bounded::Sdk(format!(
             "cannot start the shutdown thread: {error}"
         )));
     }
     match wait.recv_timeout(timeout) {
         Ok(Ok(())) => Ok(()),
         Ok(Err(opentelemetry_sdk::error::OTelSdkError::AlreadyShutdown)) => Ok(()),
-        Ok(Err(error)) => Err(ShutdownError::Sdk(error.to_string())),
-        Err(_) => Err(ShutdownError::Timeout(timeout)),
+        Ok(Err(error)) => Err(Bounded::Sdk(error.to_string())),
+        Err(_) => Err(Bounded::Timeout(timeout)),
     }
 }
 
@@ -270,7 +257,8 @@ fn run_bounded(
 #[must_use = "a builder does nothing until build() is called"]
 pub struct TelemetryBuilder {
     config: TelemetryConfig,
-    reader: Option<SharedReader>,
+    #[cfg(feature = "testing")]
+    reader: Option<crate::testing::SharedReader>,
 }
 
 impl TelemetryBuilder {
@@ -278,6 +266,7 @@ impl TelemetryBuilder {
     pub fn from_config(config: TelemetryConfig) -> Self {
         Self {
             config,
+            #[cfg(feature = "testing")]
             reader: None,
         }
     }
@@ -363,18 +352,25 @@ impl TelemetryBuilder {
     }
 
     /// Adds an in-memory reader (the test kit's).
-    pub(crate) fn reader(mut self, reader: SharedReader) -> Self {
+    #[cfg(feature = "testing")]
+    pub(crate) fn reader(mut self, reader: crate::testing::SharedReader) -> Self {
         self.reader = Some(reader);
         self
     }
 
-    /// Validates the configuration, binds the bridge's address, builds the exporters and
-    /// starts the pipeline. Returns the no-op client when nothing would be exported.
-    pub fn build(self) -> Result<TelemetryClient, ConfigError> {
+    /// Checks the metric catalog linked into this binary, validates the configuration,
+    /// binds the bridge's address, builds the exporters and starts the pipeline. Returns the
+    /// no-op client when nothing would be exported. A catalog conflict is an error even
+    /// then: it is a defect of the binary, not of its configuration.
+    pub fn build(self) -> Result<TelemetryClient, BuildError> {
+        crate::catalog::catalog().check()?;
         let config = self.config;
         config.validate()?;
-        if config.disabled
-            || (config.otlp.is_none() && config.prometheus.is_none() && self.reader.is_none())
+        #[cfg(feature = "testing")]
+        let has_reader = self.reader.is_some();
+        #[cfg(not(feature = "testing"))]
+        let has_reader = false;
+        if config.disabled || (config.otlp.is_none() && config.prometheus.is_none() && !has_reader)
         {
             tracing::info!(
                 disabled = config.disabled,
@@ -385,7 +381,7 @@ impl TelemetryBuilder {
         // Bind first: an address that is taken is a configuration error, reported now.
         let listener = match &config.prometheus {
             Some(prometheus) => Some(std::net::TcpListener::bind(prometheus.listen).map_err(
-                |source| ConfigError::Bind {
+                |source| BuildError::Bind {
                     variable: "TELEMETRY_PROMETHEUS_ADDR".into(),
                     addr: prometheus.listen,
                     source,
@@ -398,9 +394,9 @@ impl TelemetryBuilder {
             .thread_name("telemetry-io")
             .enable_all()
             .build()
-            .map_err(ConfigError::Runtime)?;
+            .map_err(BuildError::Runtime)?;
 
-        let limits: Arc<RwLock<HashMap<&'static str, usize>>> = Arc::default();
+        let limits: Limits = Arc::default();
         let view_limits = limits.clone();
         let mut builder = SdkMeterProvider::builder()
             .with_resource(resource::build(&config))
@@ -415,12 +411,13 @@ impl TelemetryBuilder {
                 .with_registry(registry.clone())
                 .scope_info_enabled(false)
                 .build()
-                .map_err(|e| ConfigError::Exporter {
+                .map_err(|e| BuildError::Exporter {
                     endpoint: "prometheus bridge".into(),
                     reason: e.to_string(),
                 })?;
             builder = builder.with_reader(exporter);
         }
+        #[cfg(feature = "testing")]
         if let Some(reader) = self.reader {
             builder = builder.with_reader(reader);
         }
@@ -448,19 +445,10 @@ impl TelemetryBuilder {
         }
         let provider = builder.build();
 
-        let own_meter = provider.meter_with_scope(
-            InstrumentationScope::builder("telemetry")
-                .with_version(env!("CARGO_PKG_VERSION"))
-                .build(),
-        );
-        for info in crate::catalog::telemetry::ALL {
-            limits
-                .write()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(info.name, info.cardinality_limit);
-        }
-        let health = Arc::new(Health::new(&own_meter));
-        let freshness = FreshnessRegistry::new(&own_meter, health.clone());
+        let health = Arc::new(Health::new(&ComponentMeter::pipeline(
+            provider.meter_with_scope(scope("telemetry")),
+            limits.clone(),
+        )));
         let _ = health_cell.set(health.clone());
         let bridge = match (listener, &config.prometheus) {
             (Some(listener), Some(prometheus)) => Some(
@@ -471,7 +459,7 @@ impl TelemetryBuilder {
                     health.clone(),
                     runtime.handle(),
                 )
-                .map_err(|source| ConfigError::Bind {
+                .map_err(|source| BuildError::Bind {
                     variable: "TELEMETRY_PROMETHEUS_ADDR".into(),
                     addr: prometheus.listen,
                     source,
@@ -485,6 +473,11 @@ impl TelemetryBuilder {
             exclude: config.exclude_metrics.clone(),
             limits,
         });
+        let freshness = FreshnessRegistry::new(&ComponentMeter::new(
+            provider.meter_with_scope(scope("telemetry.source")),
+            None,
+            shared.clone(),
+        ));
         Ok(TelemetryClient {
             pipeline: Some(Arc::new(Pipeline {
                 provider,

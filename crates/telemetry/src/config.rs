@@ -23,27 +23,6 @@ pub enum ConfigError {
         /// What is wrong with it.
         reason: String,
     },
-    /// The Prometheus bridge cannot listen on its address.
-    #[error("cannot listen on {variable}={addr}: {source}")]
-    Bind {
-        /// The environment variable or builder setting.
-        variable: String,
-        /// The address.
-        addr: SocketAddr,
-        /// The operating system's error.
-        source: std::io::Error,
-    },
-    /// The OTLP exporter rejected its configuration.
-    #[error("cannot build the OTLP exporter for {endpoint}: {reason}")]
-    Exporter {
-        /// The endpoint URL.
-        endpoint: String,
-        /// The exporter's error.
-        reason: String,
-    },
-    /// The telemetry I/O thread could not be started.
-    #[error("cannot start the telemetry runtime: {0}")]
-    Runtime(std::io::Error),
 }
 
 impl ConfigError {

@@ -1,10 +1,8 @@
-//! Typed metric definitions: name, description, unit, kind, value type, buckets and
-//! attributes declared once, checked at compile time.
-
-use std::marker::PhantomData;
+//! What a metric is, without its types: [`MetricInfo`], built at compile time by
+//! [`#[derive(Metrics)]`](derive@crate::Metrics) from a struct's fields.
 
 use crate::attributes::{AttributeInfo, AttributeSet};
-use crate::name::{check_metric_name, check_unit, expect_ok, str_eq};
+use crate::meter::ComponentMeter;
 
 /// The instrument kind of a metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,7 +59,19 @@ pub enum ValueType {
     F64,
 }
 
-/// Kind markers used as the first type parameter of [`MetricDef`].
+impl ValueType {
+    /// `u64`, `i64` or `f64`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::U64 => "u64",
+            Self::I64 => "i64",
+            Self::F64 => "f64",
+        }
+    }
+}
+
+/// Kind markers: the first type parameter of [`Instrument`](crate::Instrument) and
+/// [`Observable`](crate::Observable). Use the aliases ([`Counter`](crate::Counter), ...).
 pub mod kind {
     use std::marker::PhantomData;
 
@@ -91,7 +101,7 @@ pub mod kind {
 }
 
 /// A kind marker with its value type; implemented for the supported combinations only.
-pub trait Kind: 'static {
+pub trait Kind: crate::__private::Sealed + 'static {
     /// The instrument kind.
     const KIND: InstrumentKind;
     /// The value type.
@@ -100,6 +110,7 @@ pub trait Kind: 'static {
 
 macro_rules! impl_kind {
     ($($marker:ident<$t:ty> => $kind:ident, $vt:ident;)+) => {$(
+        impl crate::__private::Sealed for kind::$marker<$t> {}
         impl Kind for kind::$marker<$t> {
             const KIND: InstrumentKind = InstrumentKind::$kind;
             const VALUE_TYPE: ValueType = ValueType::$vt;
@@ -124,13 +135,14 @@ impl_kind! {
     ObservableGauge<f64> => ObservableGauge, F64;
 }
 
-/// Everything known about a metric, without its types: what the registry, the views and
-/// the generated docs read.
+/// Everything known about one metric: what the catalog, the views, the generated docs
+/// and the dashboards read.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct MetricInfo {
-    /// Dotted OpenTelemetry name, e.g. `node.rpc.request.duration`.
+    /// Dotted OpenTelemetry name: the struct's prefix and the field's name.
     pub name: &'static str,
-    /// One-line description (the doc comment of the definition).
+    /// One-line description (the field's doc comment).
     pub description: &'static str,
     /// UCUM unit: `s`, `By`, `1` or a `{annotation}`.
     pub unit: &'static str,
@@ -144,149 +156,163 @@ pub struct MetricInfo {
     pub attributes: &'static [AttributeInfo],
     /// Series this metric may hold per reader before the overflow series takes the rest.
     pub cardinality_limit: usize,
+    /// The prefix of the struct that declares it (its component, and its meter's name).
+    pub component: &'static str,
+    /// Where it is declared: `crate::module::Struct::field`.
+    pub defined_at: &'static str,
+}
+
+impl MetricInfo {
+    /// The metric family name Prometheus shows, the same on the bridge and through
+    /// Prometheus' OTLP receiver (histograms add `_bucket`, `_sum` and `_count`).
+    pub fn prometheus_name(&self) -> String {
+        crate::prometheus_name::family_name(self)
+    }
+
+    /// How many series the closed attributes give (all combinations), or `None` when an
+    /// attribute is unbounded.
+    pub fn closed_series(&self) -> Option<usize> {
+        self.attributes
+            .iter()
+            .map(AttributeInfo::closed_count)
+            .product()
+    }
 }
 
 /// How many instances of one component a process may run before their series overflow.
-/// Each instance adds a `component.instance` attribute (see
-/// [`TelemetryClient::component_instance`](crate::TelemetryClient::component_instance)).
+/// Each instance adds a `component.instance` attribute (see the `new_instance`
+/// constructor that [`#[derive(Metrics)]`](derive@crate::Metrics) generates).
 pub const MAX_COMPONENT_INSTANCES: usize = 4;
 
-/// A typed metric definition: `K` is a [`kind`] marker, `A` the [`AttributeSet`].
+/// A component's metrics: one struct, one field per metric, implemented by
+/// [`#[derive(Metrics)]`](derive@crate::Metrics) (never by hand).
 ///
-/// Normally declared with [`metrics!`](crate::metrics). Constructing one is a `const`
-/// evaluation that fails the build on a malformed name, unit or bucket list:
-///
-/// ```compile_fail
-/// use telemetry::{MetricDef, kind};
-/// const BAD: MetricDef<kind::Counter<u64>, ()> =
-///     MetricDef::new("node.rpc.latency.seconds", "s", "unit in the name");
-/// let _ = BAD;
 /// ```
-#[derive(Debug)]
-pub struct MetricDef<K, A> {
-    /// The untyped description (also available through [`MetricDef::info`]).
-    pub info: MetricInfo,
-    _types: PhantomData<fn() -> (K, A)>,
+/// use telemetry::{Counter, Histogram, Metrics, TelemetryClient};
+///
+/// telemetry::attribute_enum! {
+///     /// How a job ended.
+///     pub enum Outcome: "job.outcome" { Done => "done", Failed => "failed" }
+/// }
+///
+/// /// The worker's instrumentation.
+/// #[derive(Metrics)]
+/// #[metrics(prefix = "mynode.worker")]
+/// pub struct WorkerMetrics {
+///     /// Jobs finished, by outcome.
+///     #[metric(unit = "{job}")]
+///     pub jobs: Counter<u64, (Outcome,)>,
+///     /// Time one job took.
+///     #[metric(unit = "s", buckets = [0.01, 0.1, 1.0])]
+///     pub duration: Histogram<f64, (Outcome,)>,
+/// }
+///
+/// let worker = WorkerMetrics::new(&TelemetryClient::disabled());
+/// worker.jobs.add(1, (Outcome::Done,));
+/// assert_eq!(WorkerMetrics::DEFINITIONS[0].name, "mynode.worker.jobs");
+/// assert_eq!(WorkerMetrics::DEFINITIONS[1].description, "Time one job took.");
+/// ```
+pub trait Metrics: Sized {
+    /// The struct's namespace: every field is the metric `<PREFIX>.<field>`.
+    const PREFIX: &'static str;
+    /// One definition per field, in field order.
+    const DEFINITIONS: &'static [MetricInfo];
+    /// The callbacks of the observable fields (a generated `<Struct>Callbacks`), or `()`.
+    type Callbacks;
+    /// Creates every instrument on `meter`.
+    #[doc(hidden)]
+    fn register(meter: &ComponentMeter, callbacks: Self::Callbacks) -> Self;
 }
 
-impl<K: Kind, A: AttributeSet> MetricDef<K, A> {
-    /// A definition with the unit's default buckets (for histograms).
-    pub const fn new(name: &'static str, unit: &'static str, description: &'static str) -> Self {
-        expect_ok(check_metric_name(name));
-        expect_ok(check_unit(unit));
-        if str_eq(unit, "1") && !K::KIND.is_gauge() {
-            // Prometheus' OTLP translation adds `_ratio` to gauges only, the bridge to any
-            // metric: restricting `1` to gauges keeps both paths' names equal.
-            panic!("unit `1` is only allowed on gauges");
-        }
-        if description.is_empty() {
-            panic!("a metric needs a description");
-        }
-        let buckets = match K::KIND {
-            InstrumentKind::Histogram => Some(crate::buckets::for_unit(unit)),
-            _ => None,
-        };
-        let mut combinations = A::COMBINATIONS;
-        if A::CLOSED {
-            combinations *= MAX_COMPONENT_INSTANCES;
-        }
-        Self {
-            info: MetricInfo {
-                name,
-                description,
-                unit,
-                kind: K::KIND,
-                value_type: K::VALUE_TYPE,
-                buckets,
-                attributes: A::ATTRIBUTES,
-                cardinality_limit: combinations,
-            },
-            _types: PhantomData,
-        }
-    }
+/// What a field declares, before its type adds kind, value type and attributes.
+#[doc(hidden)]
+pub struct Declaration {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub unit: &'static str,
+    pub buckets: Option<&'static [f64]>,
+    pub limit: Option<usize>,
+    pub component: &'static str,
+    pub defined_at: &'static str,
+}
 
-    /// Replaces the unit's default bucket boundaries (histograms only).
-    pub const fn with_buckets(mut self, bounds: &'static [f64]) -> Self {
-        if !matches!(K::KIND, InstrumentKind::Histogram) {
-            panic!("only histograms have buckets");
-        }
-        expect_ok(crate::buckets::check(bounds));
-        self.info.buckets = Some(bounds);
-        self
-    }
+/// A field type of a metrics struct: an [`Instrument`](crate::Instrument) or an
+/// [`Observable`](crate::Observable).
+#[doc(hidden)]
+pub trait Field: crate::__private::Sealed + Sized + 'static {
+    type Kind: Kind;
+    type Attributes: AttributeSet;
+    /// `()` for instruments the caller records into; the callback for observables.
+    type Callback;
+    const OBSERVABLE: bool;
+    fn create(meter: &ComponentMeter, info: &'static MetricInfo, callback: Self::Callback) -> Self;
+}
 
-    /// Lowers the derived cardinality limit, for unbounded attributes that describe one
-    /// entity together (a filesystem's device, type and mount point): their product
-    /// overstates the series the metric can have.
-    pub const fn with_cardinality_limit(mut self, limit: usize) -> Self {
-        if limit == 0 || limit > self.info.cardinality_limit {
-            panic!("a cardinality limit may only lower the one derived from the attributes");
-        }
-        self.info.cardinality_limit = limit;
-        self
-    }
-
-    /// The untyped description of this metric.
-    pub const fn info(&self) -> &MetricInfo {
-        &self.info
+/// The cardinality limit the attributes give: every combination of closed attributes,
+/// once per possible component instance; the declared limits of unbounded ones.
+const fn derived_limit<A: AttributeSet>() -> usize {
+    if A::CLOSED {
+        A::COMBINATIONS * MAX_COMPONENT_INSTANCES
+    } else {
+        A::COMBINATIONS
     }
 }
 
-/// Declares typed metric definitions; the doc comment of each is its description.
-///
-/// Also defines `pub const ALL: &[&MetricInfo]` listing every definition of the
-/// invocation, for the crate's [`registry`](crate::registry).
-///
-/// ```
-/// telemetry::attribute_enum! {
-///     /// Outcome of a block build.
-///     pub enum Outcome: "block.outcome" { Built => "built", Failed => "failed" }
-/// }
-/// telemetry::metrics! {
-///     /// Blocks built, by outcome.
-///     pub BLOCKS: Counter<u64, (Outcome,)> = "node.example.blocks", "{block}";
-///     /// Time to build one block.
-///     pub BUILD_DURATION: Histogram<f64, ()> = "node.example.build.duration", "s",
-///         buckets = &[0.01, 0.1, 1.0];
-/// }
-/// assert_eq!(BLOCKS.info().description, "Blocks built, by outcome.");
-/// assert_eq!(ALL.len(), 2);
-/// ```
-///
-/// An attribute that was not declared on the metric does not compile:
-///
-/// ```compile_fail
-/// telemetry::attribute_enum! {
-///     /// Outcome.
-///     pub enum Outcome: "block.outcome" { Built => "built" }
-/// }
-/// telemetry::attribute_enum! {
-///     /// Other.
-///     pub enum Other: "other.thing" { A => "a" }
-/// }
-/// telemetry::metrics! {
-///     /// Blocks built.
-///     pub BLOCKS: Counter<u64, (Outcome,)> = "node.example.blocks", "{block}";
-/// }
-/// let client = telemetry::TelemetryClient::disabled();
-/// let blocks = client.component("example").counter(&BLOCKS);
-/// blocks.add(1, (Other::A,));
-/// ```
-#[macro_export]
-macro_rules! metrics {
-    ($(
-        $(#[doc = $doc:literal])+
-        $vis:vis $name:ident : $kind:ident < $t:ty, $attrs:ty > = $metric:literal, $unit:literal
-            $(, buckets = $buckets:expr)? $(, limit = $limit:expr)? ;
-    )+) => {
-        $(
-            $(#[doc = $doc])+
-            $vis const $name: $crate::MetricDef<$crate::kind::$kind<$t>, $attrs> =
-                $crate::MetricDef::new($metric, $unit, $crate::name::trim(concat!($($doc),+)))
-                $(.with_buckets($buckets))? $(.with_cardinality_limit($limit))?;
-        )+
-
-        /// Every metric defined in this module.
-        pub const ALL: &[&$crate::MetricInfo] = &[$(&$name.info),+];
+/// The full definition of field type `F` as declared.
+#[doc(hidden)]
+pub const fn definition<F: Field>(d: Declaration) -> MetricInfo {
+    let buckets = match (F::Kind::KIND, d.buckets) {
+        (InstrumentKind::Histogram, Some(buckets)) => Some(buckets),
+        (InstrumentKind::Histogram, None) => Some(crate::buckets::for_unit(d.unit)),
+        _ => None,
     };
+    MetricInfo {
+        name: d.name,
+        description: d.description,
+        unit: d.unit,
+        kind: F::Kind::KIND,
+        value_type: F::Kind::VALUE_TYPE,
+        buckets,
+        attributes: F::Attributes::ATTRIBUTES,
+        cardinality_limit: match d.limit {
+            Some(limit) => limit,
+            None => derived_limit::<F::Attributes>(),
+        },
+        component: d.component,
+        defined_at: d.defined_at,
+    }
+}
+
+/// Fails the build when the field's kind disagrees with how the derive reads its type.
+#[doc(hidden)]
+pub const fn check_observable<F: Field>(observable: bool) {
+    if F::OBSERVABLE != observable {
+        panic!("declare observable instruments with the ObservableCounter, ObservableUpDownCounter or ObservableGauge types (not an alias), and others without the Observable prefix");
+    }
+}
+
+/// Fails the build on unit `1` for anything but a gauge.
+#[doc(hidden)]
+pub const fn check_unit_for<F: Field>(unit: &str) {
+    if crate::buckets::str_eq(unit, "1") && !F::Kind::KIND.is_gauge() {
+        // Prometheus' OTLP translation adds `_ratio` to gauges only, the bridge to any
+        // metric: restricting `1` to gauges keeps both paths' names equal.
+        panic!("unit `1` is only allowed on gauges (Prometheus' OTLP translation and the bridge would name anything else differently)");
+    }
+}
+
+/// Fails the build on buckets for anything but a histogram.
+#[doc(hidden)]
+pub const fn check_buckets_for<F: Field>() {
+    if !matches!(F::Kind::KIND, InstrumentKind::Histogram) {
+        panic!("only histograms have buckets");
+    }
+}
+
+/// Fails the build on a cardinality limit above the one the attributes give.
+#[doc(hidden)]
+pub const fn check_limit_for<F: Field>(limit: usize) {
+    if limit > derived_limit::<F::Attributes>() {
+        panic!("a cardinality limit may only lower the one the attributes give");
+    }
 }

@@ -1,22 +1,19 @@
-//! The pipeline's own telemetry: what [`catalog::telemetry`](crate::catalog::telemetry)
-//! defines, recorded from the exporter, the bridge and the instruments, and logged through
+//! The pipeline's own telemetry: what [`self_telemetry`](crate::self_telemetry) declares,
+//! recorded from the exporter, the bridge and the instruments, and logged through
 //! `tracing` at a bounded rate.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use opentelemetry::metrics::Meter;
 use opentelemetry_sdk::error::OTelSdkError;
 
-use crate::catalog::telemetry::{
-    CallbackMetric, DropReason, Exporter, FailureReason, OverflowMetric, ScrapeOutcome, Source,
-    CALLBACK_FAILURES, CARDINALITY_OVERFLOWS, EXPORT_ATTEMPTS, EXPORT_DURATION, EXPORT_FAILURES,
-    EXPORT_LAST_SUCCESS, MEASUREMENTS_DROPPED, SCRAPES, SCRAPE_DURATION, SOURCE_LAST_UPDATE,
+use crate::meter::ComponentMeter;
+use crate::self_telemetry::{
+    DropReason, ErrorType, FreshnessMetrics, FreshnessMetricsCallbacks, MetricExporterType,
+    MetricReaderType, PipelineMetrics, ScrapeOutcome, SdkMetrics, SourceName,
 };
-use crate::instruments::{Counter, Gauge, Histogram, Instrument};
-use crate::observable::{register, Observation};
-use crate::Unbounded;
+use crate::{Callback, Counter, Metrics, Unbounded};
 
 /// Lets one log line through per `period` and counts the ones held back.
 #[derive(Debug)]
@@ -60,13 +57,6 @@ pub(crate) struct Drops {
 }
 
 impl Drops {
-    fn new(meter: &Meter) -> Self {
-        Self {
-            counter: Instrument::new(meter, &MEASUREMENTS_DROPPED.info, None, None, None),
-            log: LogLimiter::new(Duration::from_secs(60)),
-        }
-    }
-
     /// Counts and (rate-limited) logs one invalid measurement of `metric`.
     pub(crate) fn dropped(&self, metric: &'static str, reason: DropReason) {
         self.counter.add(1, (reason,));
@@ -103,55 +93,27 @@ pub struct ExportStatus {
 
 /// Records the pipeline's own metrics.
 pub(crate) struct Health {
+    sdk: SdkMetrics,
+    pipeline: PipelineMetrics,
     drops: Arc<Drops>,
-    callback_failures: Counter<u64, (Unbounded<CallbackMetric>,)>,
-    overflows: Counter<u64, (Unbounded<OverflowMetric>,)>,
     overflow_logged: Mutex<std::collections::HashSet<&'static str>>,
-    export_attempts: Counter<u64, (Exporter,)>,
-    export_failures: Counter<u64, (Exporter, FailureReason)>,
-    export_duration: Histogram<f64, (Exporter,)>,
-    export_last_success: Gauge<f64, (Exporter,)>,
-    scrapes: Counter<u64, (ScrapeOutcome,)>,
-    scrape_duration: Histogram<f64, ()>,
     status: Mutex<ExportStatus>,
     export_log: LogLimiter,
     callback_log: LogLimiter,
 }
 
 impl Health {
-    /// Creates the instruments on `meter` (the pipeline's own scope).
-    pub(crate) fn new(meter: &Meter) -> Self {
-        let drops = Arc::new(Drops::new(meter));
-        let counts_drops = Some(drops.clone());
+    /// Creates the instruments on `meter` (the pipeline's own meter).
+    pub(crate) fn new(meter: &ComponentMeter) -> Self {
+        let pipeline = PipelineMetrics::register(meter, ());
         Self {
-            callback_failures: Instrument::new(meter, &CALLBACK_FAILURES.info, None, None, None),
-            overflows: Instrument::new(meter, &CARDINALITY_OVERFLOWS.info, None, None, None),
+            drops: Arc::new(Drops {
+                counter: pipeline.measurements_dropped.clone(),
+                log: LogLimiter::new(Duration::from_secs(60)),
+            }),
+            sdk: SdkMetrics::register(meter, ()),
+            pipeline,
             overflow_logged: Mutex::default(),
-            export_attempts: Instrument::new(meter, &EXPORT_ATTEMPTS.info, None, None, None),
-            export_failures: Instrument::new(meter, &EXPORT_FAILURES.info, None, None, None),
-            export_duration: Instrument::new(
-                meter,
-                &EXPORT_DURATION.info,
-                None,
-                counts_drops.clone(),
-                None,
-            ),
-            export_last_success: Instrument::new(
-                meter,
-                &EXPORT_LAST_SUCCESS.info,
-                None,
-                counts_drops.clone(),
-                None,
-            ),
-            scrapes: Instrument::new(meter, &SCRAPES.info, None, None, None),
-            scrape_duration: Instrument::new(
-                meter,
-                &SCRAPE_DURATION.info,
-                None,
-                counts_drops,
-                None,
-            ),
-            drops,
             status: Mutex::new(ExportStatus::default()),
             export_log: LogLimiter::new(Duration::from_secs(60)),
             callback_log: LogLimiter::new(Duration::from_secs(60)),
@@ -165,7 +127,9 @@ impl Health {
 
     /// Counts a measurement folded into `metric`'s overflow series; logs the first per metric.
     pub(crate) fn overflowed(&self, metric: &'static str, limit: usize) {
-        self.overflows.add(1, (Unbounded::new(metric),));
+        self.pipeline
+            .cardinality_overflows
+            .add(1, (Unbounded::new(metric),));
         if self
             .overflow_logged
             .lock()
@@ -182,7 +146,9 @@ impl Health {
 
     /// Counts and logs a panicking observable callback.
     pub(crate) fn callback_panicked(&self, metric: &'static str, message: &str) {
-        self.callback_failures.add(1, (Unbounded::new(metric),));
+        self.pipeline
+            .callback_failures
+            .add(1, (Unbounded::new(metric),));
         if let Some(held_back) = self.callback_log.permit() {
             tracing::error!(
                 metric,
@@ -193,23 +159,26 @@ impl Health {
         }
     }
 
-    /// Records one finished export.
+    /// Records one finished export of `points` data points.
     pub(crate) fn export_finished(
         &self,
-        exporter: Exporter,
+        exporter: MetricExporterType,
         endpoint: &str,
         elapsed: Duration,
+        points: u64,
         result: &Result<(), OTelSdkError>,
     ) {
-        self.export_attempts.add(1, (exporter,));
-        self.export_duration
-            .record(elapsed.as_secs_f64(), (exporter,));
+        let error = result.as_ref().err().map(classify);
+        self.sdk.exported.add(points, (exporter, error));
+        self.sdk
+            .export_duration
+            .record(elapsed.as_secs_f64(), (exporter, error));
         let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
         status.attempts += 1;
         match result {
             Ok(()) => {
                 let now = unix_seconds(SystemTime::now());
-                self.export_last_success.record(now, (exporter,));
+                self.pipeline.export_last_success.record(now, (exporter,));
                 if status.last_success_unix.is_none() {
                     tracing::info!(endpoint, "first OTLP export succeeded");
                 } else if status.consecutive_failures > 0 {
@@ -223,14 +192,12 @@ impl Health {
                 status.consecutive_failures = 0;
             }
             Err(error) => {
-                let reason = classify(error);
-                self.export_failures.add(1, (exporter, reason));
                 status.failures += 1;
                 status.consecutive_failures += 1;
                 if let Some(held_back) = self.export_log.permit() {
                     tracing::warn!(
                         endpoint,
-                        reason = reason.as_str(),
+                        reason = classify(error).as_str(),
                         %error,
                         consecutive_failures = status.consecutive_failures,
                         held_back,
@@ -241,11 +208,16 @@ impl Health {
         }
     }
 
-    /// Records one request answered by the bridge.
-    pub(crate) fn scrape_served(&self, outcome: ScrapeOutcome, elapsed: Option<Duration>) {
-        self.scrapes.add(1, (outcome,));
-        if let Some(elapsed) = elapsed {
-            self.scrape_duration.record(elapsed.as_secs_f64(), ());
+    /// Records one request answered by the bridge, with the collection's duration when it
+    /// collected.
+    pub(crate) fn scrape_served(&self, outcome: ScrapeOutcome, collection: Option<Duration>) {
+        self.pipeline.scrapes.add(1, (outcome,));
+        if let Some(elapsed) = collection {
+            let error = (outcome == ScrapeOutcome::Error).then_some(ErrorType::Other);
+            self.sdk.collection_duration.record(
+                elapsed.as_secs_f64(),
+                (MetricReaderType::PrometheusBridge, error),
+            );
         }
     }
 
@@ -255,11 +227,11 @@ impl Health {
     }
 }
 
-/// Sorts an export error into a [`FailureReason`] by what the exporters report.
-pub(crate) fn classify(error: &OTelSdkError) -> FailureReason {
+/// Sorts an export error into an [`ErrorType`] by what the exporters report.
+pub(crate) fn classify(error: &OTelSdkError) -> ErrorType {
     let message = match error {
-        OTelSdkError::Timeout(_) => return FailureReason::Timeout,
-        OTelSdkError::AlreadyShutdown => return FailureReason::Shutdown,
+        OTelSdkError::Timeout(_) => return ErrorType::Timeout,
+        OTelSdkError::AlreadyShutdown => return ErrorType::Shutdown,
         OTelSdkError::InternalFailure(message) => message.to_ascii_lowercase(),
     };
     const UNAVAILABLE: &[&str] = &[
@@ -294,21 +266,21 @@ pub(crate) fn classify(error: &OTelSdkError) -> FailureReason {
     ];
     if message.contains("timed out") || message.contains("deadline") || message.contains("timeout")
     {
-        FailureReason::Timeout
+        ErrorType::Timeout
     } else if UNAVAILABLE.iter().any(|w| message.contains(w)) {
-        FailureReason::Unavailable
+        ErrorType::Unavailable
     } else if REJECTED.iter().any(|w| message.contains(w)) {
-        FailureReason::Rejected
+        ErrorType::Rejected
     } else {
-        FailureReason::Other
+        ErrorType::Other
     }
 }
 
-/// A state source whose last change is exported as `node.telemetry.source.last_update`.
+/// A state source whose last change is exported as `telemetry.source.last_update`.
 ///
 /// A component calls [`Freshness::touch`] whenever the state its observable gauges read
-/// changes; a dashboard then shows how old the observed values are (seed 000: gauges that
-/// silently stopped updating).
+/// changes; a dashboard then shows how old the observed values are (gauges that silently
+/// stopped updating). Obtained from [`TelemetryClient::freshness`](crate::TelemetryClient::freshness).
 #[derive(Debug, Clone, Default)]
 pub struct Freshness {
     unix_nanos: Option<Arc<AtomicU64>>,
@@ -334,28 +306,28 @@ type Sources = Arc<Mutex<Vec<(String, Arc<AtomicU64>)>>>;
 /// The registered freshness sources and the gauge that reports them.
 pub(crate) struct FreshnessRegistry {
     sources: Sources,
-    _observation: Observation,
+    _metrics: FreshnessMetrics,
 }
 
 impl FreshnessRegistry {
-    pub(crate) fn new(meter: &Meter, health: Arc<Health>) -> Self {
+    pub(crate) fn new(meter: &ComponentMeter) -> Self {
         let sources: Sources = Arc::default();
         let read = sources.clone();
-        let observation = register(meter, &SOURCE_LAST_UPDATE, None, health, move |observer| {
+        let last_update = Callback::new(move |observer| {
             let sources = read.lock().unwrap_or_else(|p| p.into_inner());
             for (name, cell) in sources.iter() {
                 let nanos = cell.load(Ordering::Relaxed);
                 if nanos > 0 {
                     observer.observe(
                         nanos as f64 / 1e9,
-                        (Unbounded::<Source>::new(name.clone()),),
+                        (Unbounded::<SourceName>::new(name.clone()),),
                     );
                 }
             }
         });
         Self {
             sources,
-            _observation: observation,
+            _metrics: FreshnessMetrics::register(meter, FreshnessMetricsCallbacks { last_update }),
         }
     }
 

@@ -1,13 +1,14 @@
 //! Typed instruments: what a component records through.
 //!
-//! An [`Instrument`] is created from a [`MetricDef`](crate::MetricDef) by a
-//! [`ComponentMeter`](crate::ComponentMeter). With a closed attribute set, recording is an
+//! An [`Instrument`] is a field of a [`#[derive(Metrics)]`](derive@crate::Metrics) struct,
+//! created with the struct. With a closed attribute set, recording is an
 //! index computation and one atomic update: counters, up-down counters and gauges keep one
 //! atomic cell per attribute combination, reported by an observable instrument at each
 //! collection ([`cells`](crate::cells)); histograms keep one SDK bound handle per
 //! combination. With an [`Unbounded`](crate::Unbounded) attribute, recording goes through
 //! the SDK's attribute lookup, capped at the definition's cardinality limit. On a disabled
-//! client an instrument holds nothing and a call is one branch.
+//! client an instrument holds nothing and a call is one branch. [`Instrument::bind`] resolves
+//! one closed combination up front: a [`Bound`] handle's add is one atomic operation.
 
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -17,19 +18,24 @@ use opentelemetry::metrics as otel;
 use opentelemetry::KeyValue;
 
 use crate::attributes::AttributeSet;
-use crate::catalog::telemetry::DropReason;
 use crate::cells::{CellStore, CellValue, Cells};
-use crate::definition::{kind, Kind, MetricInfo};
+use crate::definition::{kind, Field, Kind, MetricInfo};
 use crate::health::Drops;
+use crate::meter::ComponentMeter;
 use crate::observable::{ObservableKind, Observation};
+use crate::self_telemetry::DropReason;
 
 /// Values typed instruments accept.
-pub trait MeasureValue: CellValue {
+pub trait MeasureValue: CellValue + crate::__private::Sealed {
     /// Zero, used to seed sums so every series exists before its first event.
     const ZERO: Self;
     /// Why this value must be dropped, if it must (NaN, infinities, negative increments).
     fn invalid(self, monotonic: bool) -> Option<DropReason>;
 }
+
+impl crate::__private::Sealed for u64 {}
+impl crate::__private::Sealed for i64 {}
+impl crate::__private::Sealed for f64 {}
 
 impl MeasureValue for u64 {
     const ZERO: Self = 0;
@@ -64,6 +70,7 @@ impl MeasureValue for f64 {
 }
 
 /// An SDK synchronous instrument and its bound form.
+#[doc(hidden)]
 pub trait OtelSync<T>: Send + Sync + 'static {
     /// The bound handle for one attribute set.
     type Bound: Send + Sync + 'static;
@@ -101,6 +108,7 @@ impl_otel_sync!(
 );
 
 /// A synchronous kind marker: which SDK instrument it builds and which values it takes.
+#[doc(hidden)]
 pub trait SyncKind: Kind {
     /// The value type recorded.
     type Value: MeasureValue;
@@ -393,7 +401,218 @@ impl<K: SyncKind, A: AttributeSet> Instrument<K, A> {
     }
 }
 
+impl<K: SyncKind, A: AttributeSet> crate::__private::Sealed for Instrument<K, A> {}
+
+impl<K: SyncKind, A: AttributeSet> Field for Instrument<K, A> {
+    type Kind = K;
+    type Attributes = A;
+    type Callback = ();
+    const OBSERVABLE: bool = false;
+    fn create(meter: &ComponentMeter, info: &'static MetricInfo, _: ()) -> Self {
+        meter.instrument(info)
+    }
+}
+
+impl<K: SyncKind, A: AttributeSet> Instrument<K, A> {
+    /// Resolves `attributes` once: the returned handle records without computing their
+    /// position again. For a counter, up-down counter or gauge, its add is one atomic
+    /// operation on a known address (the cost of a pre-bound `prometheus` counter).
+    ///
+    /// An unbounded attribute set has no pre-resolved series: its handle records through
+    /// the SDK's lookup, as [`Instrument`] does.
+    pub fn bind(&self, attributes: A) -> Bound<K> {
+        let Some(live) = &self.live else {
+            return Bound {
+                path: BoundPath::Off,
+            };
+        };
+        let index = attributes.index();
+        let path = match (&self.cells, &live.path) {
+            (Some(cells), _) => BoundPath::Cell {
+                cells: cells.clone(),
+                index,
+                live: live.clone(),
+            },
+            (None, Path::Bound(_)) => BoundPath::Handle {
+                live: live.clone(),
+                index,
+            },
+            (None, _) => {
+                let mut key_values = attributes.key_values();
+                key_values.extend(live.instance.clone());
+                BoundPath::Lookup {
+                    live: live.clone(),
+                    key_values,
+                }
+            }
+        };
+        Bound { path }
+    }
+}
+
+/// One attribute combination of an [`Instrument`], resolved by [`Instrument::bind`].
+/// Cheap to clone.
+pub struct Bound<K: SyncKind> {
+    path: BoundPath<K>,
+}
+
+enum BoundPath<K: SyncKind> {
+    /// A disabled client or an excluded metric.
+    Off,
+    /// The combination's atomic cell.
+    Cell {
+        cells: Cells,
+        index: usize,
+        live: Arc<Live<K>>,
+    },
+    /// The combination's SDK bound handle (histograms).
+    Handle { live: Arc<Live<K>>, index: usize },
+    /// Unbounded attributes: the SDK's lookup with these attributes.
+    Lookup {
+        live: Arc<Live<K>>,
+        key_values: Vec<KeyValue>,
+    },
+}
+
+impl<K: SyncKind> Clone for Bound<K> {
+    fn clone(&self) -> Self {
+        let path = match &self.path {
+            BoundPath::Off => BoundPath::Off,
+            BoundPath::Cell { cells, index, live } => BoundPath::Cell {
+                cells: cells.clone(),
+                index: *index,
+                live: live.clone(),
+            },
+            BoundPath::Handle { live, index } => BoundPath::Handle {
+                live: live.clone(),
+                index: *index,
+            },
+            BoundPath::Lookup { live, key_values } => BoundPath::Lookup {
+                live: live.clone(),
+                key_values: key_values.clone(),
+            },
+        };
+        Self { path }
+    }
+}
+
+impl<K: SyncKind> std::fmt::Debug for Bound<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bound")
+            .field("enabled", &!matches!(self.path, BoundPath::Off))
+            .finish()
+    }
+}
+
+impl<K: SyncKind> Bound<K> {
+    /// Records one measurement on the resolved combination.
+    #[inline(always)]
+    fn measure(&self, value: K::Value) {
+        match &self.path {
+            BoundPath::Off => {}
+            BoundPath::Cell { cells, index, live } => {
+                if let Some(reason) = value.invalid(K::KIND.is_monotonic()) {
+                    return live.drop_invalid(reason);
+                }
+                if K::KIND.is_gauge() {
+                    cells.set(*index, value)
+                } else {
+                    cells.add(*index, value)
+                }
+            }
+            BoundPath::Handle { live, index } => live.measure_handle(*index, value),
+            BoundPath::Lookup { live, key_values } => live.measure_lookup(key_values, value),
+        }
+    }
+
+    /// Whether this handle records (false on a disabled client or an excluded metric).
+    pub fn is_enabled(&self) -> bool {
+        !matches!(self.path, BoundPath::Off)
+    }
+}
+
+/// A bound counter.
+pub type BoundCounter<T> = Bound<kind::Counter<T>>;
+/// A bound up-down counter.
+pub type BoundUpDownCounter<T> = Bound<kind::UpDownCounter<T>>;
+/// A bound gauge.
+pub type BoundGauge<T> = Bound<kind::Gauge<T>>;
+/// A bound histogram.
+pub type BoundHistogram<T> = Bound<kind::Histogram<T>>;
+
+impl<T> Bound<kind::Counter<T>>
+where
+    kind::Counter<T>: SyncKind<Value = T>,
+{
+    /// Adds `value` (negative, NaN and infinite increments are dropped and counted).
+    #[inline]
+    pub fn add(&self, value: T) {
+        self.measure(value)
+    }
+}
+
+impl<T> Bound<kind::UpDownCounter<T>>
+where
+    kind::UpDownCounter<T>: SyncKind<Value = T>,
+{
+    /// Adds `value`, which may be negative.
+    #[inline]
+    pub fn add(&self, value: T) {
+        self.measure(value)
+    }
+}
+
+impl<T> Bound<kind::Gauge<T>>
+where
+    kind::Gauge<T>: SyncKind<Value = T>,
+{
+    /// Sets the current value.
+    #[inline]
+    pub fn record(&self, value: T) {
+        self.measure(value)
+    }
+}
+
+impl Bound<kind::Histogram<f64>> {
+    /// Records one observation.
+    #[inline]
+    pub fn record(&self, value: f64) {
+        self.measure(value)
+    }
+
+    /// Records the seconds elapsed since `start`.
+    #[inline]
+    pub fn record_since(&self, start: Instant) {
+        if self.is_enabled() {
+            self.measure(start.elapsed().as_secs_f64())
+        }
+    }
+}
+
 impl<K: SyncKind> Live<K> {
+    /// Records on the SDK bound handle at `index` (a bound histogram), dropping invalid values.
+    #[inline]
+    fn measure_handle(&self, index: usize, value: K::Value) {
+        if let Some(reason) = value.invalid(K::KIND.is_monotonic()) {
+            return self.drop_invalid(reason);
+        }
+        if let Path::Bound(handles) = &self.path {
+            K::Otel::measure_bound(&handles[index], value)
+        }
+    }
+
+    /// Records through the SDK's lookup with prepared attributes (a bound unbounded set).
+    #[inline(never)]
+    fn measure_lookup(&self, key_values: &[KeyValue], value: K::Value) {
+        if let Some(reason) = value.invalid(K::KIND.is_monotonic()) {
+            return self.drop_invalid(reason);
+        }
+        if let Path::Unbound(instrument, limit) = &self.path {
+            limit.check(key_values);
+            instrument.measure(value, key_values);
+        }
+    }
+
     /// Counts a measurement dropped as invalid.
     #[cold]
     #[inline(never)]
@@ -470,12 +689,17 @@ impl<A: AttributeSet> Instrument<kind::Histogram<f64>, A> {
     /// Starts a timer that records the elapsed seconds with `attributes` when dropped.
     ///
     /// ```
-    /// # telemetry::metrics! { /// Work time.
-    /// #   pub WORK: Histogram<f64, ()> = "node.example.work.duration", "s"; }
-    /// let client = telemetry::TelemetryClient::disabled();
-    /// let work = client.component("example").histogram(&WORK);
+    /// /// Work's instrumentation.
+    /// #[derive(telemetry::Metrics)]
+    /// #[metrics(prefix = "mynode.work")]
+    /// struct WorkMetrics {
+    ///     /// Time one piece of work took.
+    ///     #[metric(unit = "s")]
+    ///     duration: telemetry::Histogram<f64, ()>,
+    /// }
+    /// let work = WorkMetrics::new(&telemetry::TelemetryClient::disabled());
     /// {
-    ///     let _timer = work.start_timer(());
+    ///     let _timer = work.duration.start_timer(());
     ///     // ... the work being timed ...
     /// } // recorded here
     /// ```

@@ -1,7 +1,7 @@
 //! Observable instruments: values read by a callback at each collection.
 //!
 //! Every callback runs inside `catch_unwind`: a panicking callback loses its own
-//! observations for that collection, is counted in `node.telemetry.callback.failures` and
+//! observations for that collection, is counted in `telemetry.callback.failures` and
 //! logged (rate-limited), and every other metric keeps exporting. Without this, one panic
 //! kills the SDK's reader thread for good (opentelemetry-rust #3640).
 
@@ -14,14 +14,16 @@ use opentelemetry::metrics::{self as otel, AsyncInstrument};
 use opentelemetry::KeyValue;
 
 use crate::attributes::AttributeSet;
-use crate::definition::{kind, Kind, MetricDef, MetricInfo};
+use crate::definition::{kind, Field, Kind, MetricInfo};
 use crate::health::Health;
 use crate::instruments::MeasureValue;
+use crate::meter::ComponentMeter;
 
 /// A callback as the SDK takes it.
-pub type SdkCallback<T> = Box<dyn Fn(&dyn AsyncInstrument<T>) + Send + Sync>;
+pub(crate) type SdkCallback<T> = Box<dyn Fn(&dyn AsyncInstrument<T>) + Send + Sync>;
 
 /// An observable kind marker: which SDK builder it uses.
+#[doc(hidden)]
 pub trait ObservableKind: Kind {
     /// The value type observed.
     type Value: MeasureValue;
@@ -69,7 +71,7 @@ pub struct Observer<'a, T, A> {
     instrument: &'a dyn AsyncInstrument<T>,
     prepared: &'a [Vec<KeyValue>],
     instance: Option<&'a KeyValue>,
-    health: &'a Health,
+    health: Option<&'a Health>,
     metric: &'static str,
     monotonic: bool,
     _attributes: PhantomData<fn(A)>,
@@ -79,7 +81,9 @@ impl<T: MeasureValue, A: AttributeSet> Observer<'_, T, A> {
     /// Reports `value` for `attributes` (invalid values are dropped and counted).
     pub fn observe(&mut self, value: T, attributes: A) {
         if let Some(reason) = value.invalid(self.monotonic) {
-            self.health.drops().dropped(self.metric, reason);
+            if let Some(health) = self.health {
+                health.drops().dropped(self.metric, reason);
+            }
             return;
         }
         if A::CLOSED {
@@ -93,7 +97,106 @@ impl<T: MeasureValue, A: AttributeSet> Observer<'_, T, A> {
     }
 }
 
+/// A function an observable instrument calls at each collection (each OTLP export, each
+/// scrape) to read its current values. Supplied at construction, in the generated
+/// `<Struct>Callbacks`.
+///
+/// ```
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use std::sync::Arc;
+/// use telemetry::{Callback, Metrics, ObservableGauge, TelemetryClient};
+///
+/// /// The queue's instrumentation.
+/// #[derive(Metrics)]
+/// #[metrics(prefix = "mynode.queue")]
+/// struct QueueMetrics {
+///     /// Jobs waiting.
+///     #[metric(unit = "{job}")]
+///     depth: ObservableGauge<u64, ()>,
+/// }
+///
+/// let depth = Arc::new(AtomicU64::new(0));
+/// let read = depth.clone();
+/// let _metrics = QueueMetrics::new(
+///     &TelemetryClient::disabled(),
+///     QueueMetricsCallbacks {
+///         depth: Callback::new(move |o| o.observe(read.load(Ordering::Relaxed), ())),
+///     },
+/// );
+/// ```
+pub struct Callback<T, A> {
+    function: Option<ObserveFn<T, A>>,
+}
+
+/// A callback's function, boxed.
+pub(crate) type ObserveFn<T, A> = Box<dyn Fn(&mut Observer<'_, T, A>) + Send + Sync>;
+
+impl<T, A> Callback<T, A> {
+    /// Reads values with `function` at each collection.
+    pub fn new(function: impl Fn(&mut Observer<'_, T, A>) + Send + Sync + 'static) -> Self {
+        Self {
+            function: Some(Box::new(function)),
+        }
+    }
+
+    /// No callback: the instrument is not registered and exports nothing (for a value the
+    /// platform or the configuration does not provide; better absent than a false 0).
+    pub fn none() -> Self {
+        Self { function: None }
+    }
+}
+
+impl<T, A> std::fmt::Debug for Callback<T, A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Callback")
+            .field("registered", &self.function.is_some())
+            .finish()
+    }
+}
+
+/// An observable instrument: a field of a [`#[derive(Metrics)]`](derive@crate::Metrics)
+/// struct whose values a [`Callback`] reads at each collection. Use the aliases
+/// [`ObservableCounter`], [`ObservableUpDownCounter`] and [`ObservableGauge`]. The callback
+/// runs while this value lives.
+pub struct Observable<K, A> {
+    _observation: Observation,
+    _types: PhantomData<fn() -> (K, A)>,
+}
+
+impl<K, A> std::fmt::Debug for Observable<K, A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self._observation.fmt(f)
+    }
+}
+
+/// A monotonic sum read at collection (CPU seconds, bytes sent).
+pub type ObservableCounter<T, A> = Observable<kind::ObservableCounter<T>, A>;
+/// A sum that goes up and down, read at collection (memory in use).
+pub type ObservableUpDownCounter<T, A> = Observable<kind::ObservableUpDownCounter<T>, A>;
+/// A current value read at collection (queue depth, utilization).
+pub type ObservableGauge<T, A> = Observable<kind::ObservableGauge<T>, A>;
+
+impl<K: ObservableKind, A: AttributeSet> crate::__private::Sealed for Observable<K, A> {}
+
+impl<K: ObservableKind, A: AttributeSet> Field for Observable<K, A> {
+    type Kind = K;
+    type Attributes = A;
+    type Callback = Callback<K::Value, A>;
+    const OBSERVABLE: bool = true;
+    fn create(meter: &ComponentMeter, info: &'static MetricInfo, callback: Self::Callback) -> Self {
+        let observation = match callback.function {
+            Some(function) => meter.observe::<K, A>(info, function),
+            None => Observation::disabled(),
+        };
+        Self {
+            _observation: observation,
+            _types: PhantomData,
+        }
+    }
+}
+
 /// Keeps an observable instrument registered; the callback runs while the client lives.
+#[doc(hidden)]
 pub struct Observation {
     _handle: Option<Box<dyn Any + Send + Sync>>,
 }
@@ -123,9 +226,9 @@ impl std::fmt::Debug for Observation {
 /// Registers a panic-safe callback for `info`.
 pub(crate) fn register<K, A, F>(
     meter: &otel::Meter,
-    def: &'static MetricDef<K, A>,
+    info: &'static MetricInfo,
     instance: Option<KeyValue>,
-    health: Arc<Health>,
+    health: Option<Arc<Health>>,
     callback: F,
 ) -> Observation
 where
@@ -133,7 +236,6 @@ where
     A: AttributeSet,
     F: Fn(&mut Observer<'_, K::Value, A>) + Send + Sync + 'static,
 {
-    let info = &def.info;
     let prepared: Vec<Vec<KeyValue>> = if A::CLOSED {
         (0..A::COMBINATIONS)
             .map(|index| {
@@ -150,13 +252,13 @@ where
             instrument,
             prepared: &prepared,
             instance: instance.as_ref(),
-            health: &health,
+            health: health.as_deref(),
             metric: info.name,
             monotonic: K::KIND.is_monotonic(),
             _attributes: PhantomData,
         };
         let outcome = quiet_panics(|| catch_unwind(AssertUnwindSafe(|| callback(&mut observer))));
-        if let Err(panic) = outcome {
+        if let (Err(panic), Some(health)) = (outcome, &health) {
             health.callback_panicked(info.name, panic_message(&panic));
         }
     };

@@ -8,20 +8,21 @@ use std::time::{Duration, Instant};
 
 use opentelemetry_otlp::{MetricExporter, WithExportConfig, WithHttpConfig, WithTonicConfig};
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
-use opentelemetry_sdk::metrics::data::ResourceMetrics;
+use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMetrics};
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::metrics::Temporality;
 use tokio::runtime::Handle;
 use tokio_util::context::TokioContext;
 
-use crate::catalog::telemetry::Exporter;
-use crate::config::{read_ca_certificate, Compression, ConfigError, OtlpConfig, Protocol};
+use crate::config::{read_ca_certificate, Compression, OtlpConfig, Protocol};
+use crate::errors::BuildError;
 use crate::health::Health;
+use crate::self_telemetry::MetricExporterType;
 
 /// The OTLP exporter with timeout, runtime context and self-telemetry around each export.
 pub(crate) struct InstrumentedExporter {
     inner: MetricExporter,
-    exporter: Exporter,
+    exporter: MetricExporterType,
     endpoint: String,
     timeout: Duration,
     runtime: Handle,
@@ -44,10 +45,10 @@ impl InstrumentedExporter {
         export_timeout: Duration,
         runtime: Handle,
         health: Arc<OnceLock<Arc<Health>>>,
-    ) -> Result<Self, ConfigError> {
+    ) -> Result<Self, BuildError> {
         // tonic's channel needs the runtime when it is created.
         let _guard = runtime.enter();
-        let error = |e: &dyn std::fmt::Display| ConfigError::Exporter {
+        let error = |e: &dyn std::fmt::Display| BuildError::Exporter {
             endpoint: config.endpoint.clone(),
             reason: e.to_string(),
         };
@@ -83,7 +84,10 @@ impl InstrumentedExporter {
                     }
                     builder = builder.with_tls_config(tls);
                 }
-                (builder.build().map_err(|e| error(&e))?, Exporter::OtlpGrpc)
+                (
+                    builder.build().map_err(|e| error(&e))?,
+                    MetricExporterType::OtlpGrpc,
+                )
             }
             Protocol::HttpProtobuf => {
                 let mut builder = MetricExporter::builder()
@@ -104,7 +108,10 @@ impl InstrumentedExporter {
                         .map_err(|e| error(&e))?;
                     builder = builder.with_http_client(client);
                 }
-                (builder.build().map_err(|e| error(&e))?, Exporter::OtlpHttp)
+                (
+                    builder.build().map_err(|e| error(&e))?,
+                    MetricExporterType::OtlpHttp,
+                )
             }
         };
         Ok(Self {
@@ -130,13 +137,20 @@ impl PushMetricExporter for InstrumentedExporter {
             tokio::time::timeout(self.timeout, self.inner.export(metrics))
         };
         let in_runtime = TokioContext::new(bounded, self.runtime.clone());
+        let points = data_points(metrics);
         async move {
             let started = Instant::now();
             let result = in_runtime
                 .await
                 .unwrap_or(Err(OTelSdkError::Timeout(self.timeout)));
             if let Some(health) = self.health.get() {
-                health.export_finished(self.exporter, &self.endpoint, started.elapsed(), &result);
+                health.export_finished(
+                    self.exporter,
+                    &self.endpoint,
+                    started.elapsed(),
+                    points,
+                    &result,
+                );
             }
             result
         }
@@ -153,4 +167,25 @@ impl PushMetricExporter for InstrumentedExporter {
     fn temporality(&self) -> Temporality {
         self.inner.temporality()
     }
+}
+
+/// How many data points one export carries.
+fn data_points(metrics: &ResourceMetrics) -> u64 {
+    fn count<T>(data: &MetricData<T>) -> usize {
+        match data {
+            MetricData::Gauge(gauge) => gauge.data_points().count(),
+            MetricData::Sum(sum) => sum.data_points().count(),
+            MetricData::Histogram(histogram) => histogram.data_points().count(),
+            MetricData::ExponentialHistogram(histogram) => histogram.data_points().count(),
+        }
+    }
+    metrics
+        .scope_metrics()
+        .flat_map(|scope| scope.metrics())
+        .map(|metric| match metric.data() {
+            AggregatedMetrics::F64(data) => count(data),
+            AggregatedMetrics::U64(data) => count(data),
+            AggregatedMetrics::I64(data) => count(data),
+        })
+        .sum::<usize>() as u64
 }

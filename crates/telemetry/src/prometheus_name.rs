@@ -10,7 +10,7 @@
 use crate::definition::MetricInfo;
 
 /// Replaces every character Prometheus does not allow in a name with `_`, collapsing runs.
-pub fn escape(name: &str) -> String {
+pub(crate) fn escape(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     for c in name.chars() {
         let c = if c.is_ascii_alphanumeric() || c == '_' || c == ':' {
@@ -26,7 +26,7 @@ pub fn escape(name: &str) -> String {
 }
 
 /// The name-suffix word of a unit, if it has one (`{annotations}` have none).
-pub fn unit_suffix(unit: &str, is_gauge: bool) -> Option<&'static str> {
+pub(crate) fn unit_suffix(unit: &str, is_gauge: bool) -> Option<&'static str> {
     match unit {
         "s" => Some("seconds"),
         "By" => Some("bytes"),
@@ -36,15 +36,8 @@ pub fn unit_suffix(unit: &str, is_gauge: bool) -> Option<&'static str> {
 }
 
 /// The metric family name Prometheus shows for `info` (histograms add `_bucket`, `_sum`
-/// and `_count` to it).
-///
-/// ```
-/// use telemetry::catalog::telemetry::{EXPORT_DURATION, EXPORT_ATTEMPTS};
-/// use telemetry::prometheus_name::family_name;
-/// assert_eq!(family_name(&EXPORT_DURATION.info), "node_telemetry_export_duration_seconds");
-/// assert_eq!(family_name(&EXPORT_ATTEMPTS.info), "node_telemetry_export_attempts_total");
-/// ```
-pub fn family_name(info: &MetricInfo) -> String {
+/// and `_count` to it); public as [`MetricInfo::prometheus_name`].
+pub(crate) fn family_name(info: &MetricInfo) -> String {
     let mut name = escape(info.name);
     if let Some(suffix) = unit_suffix(info.unit, info.kind.is_gauge()) {
         if !name.ends_with(&format!("_{suffix}")) {
@@ -59,6 +52,6 @@ pub fn family_name(info: &MetricInfo) -> String {
 }
 
 /// The Prometheus label name of an attribute key.
-pub fn label_name(key: &str) -> String {
+pub(crate) fn label_name(key: &str) -> String {
     escape(key)
 }

@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use support::*;
 use telemetry::testing::TestTelemetry;
-use telemetry::{OtlpConfig, TelemetryClient, TelemetryConfig, Unbounded};
+use telemetry::{
+    Callback, Counter, Gauge, Histogram, Metrics, ObservableGauge, OtlpConfig, TelemetryClient,
+    TelemetryConfig, Unbounded,
+};
 
 telemetry::attribute_enum! {
     /// Test kind.
@@ -19,21 +22,37 @@ telemetry::unbounded_attribute! {
     pub Label: "test.label", limit = 10
 }
 
-telemetry::metrics! {
+/// The test component's instruments.
+#[derive(Metrics)]
+#[metrics(prefix = "node.lifecycle")]
+struct LifecycleMetrics {
     /// Events.
-    pub EVENTS: Counter<u64, (Kind,)> = "node.lifecycle.events", "{event}";
+    #[metric(unit = "{event}")]
+    events: Counter<u64, (Kind,)>,
     /// Float amounts.
-    pub AMOUNT: Counter<f64, ()> = "node.lifecycle.amount", "{unit}";
+    #[metric(unit = "{unit}")]
+    amount: Counter<f64, ()>,
     /// Latency.
-    pub LATENCY: Histogram<f64, ()> = "node.lifecycle.latency", "s";
+    #[metric(unit = "s")]
+    latency: Histogram<f64, ()>,
     /// Level.
-    pub LEVEL: Gauge<f64, ()> = "node.lifecycle.level", "1";
-    /// Observed ok.
-    pub OBSERVED_OK: ObservableGauge<u64, ()> = "node.lifecycle.observed.ok", "{item}";
-    /// Observed, panicking.
-    pub OBSERVED_PANIC: ObservableGauge<u64, ()> = "node.lifecycle.observed.panicking", "{item}";
+    #[metric(unit = "1")]
+    level: Gauge<f64, ()>,
     /// Labelled events.
-    pub LABELLED: Counter<u64, (Unbounded<Label>,)> = "node.lifecycle.labelled", "{event}";
+    #[metric(unit = "{event}")]
+    labelled: Counter<u64, (Unbounded<Label>,)>,
+}
+
+/// Observed values, one callback panicking.
+#[derive(Metrics)]
+#[metrics(prefix = "node.lifecycle.observed")]
+struct ObservedMetrics {
+    /// Observed ok.
+    #[metric(unit = "{item}")]
+    ok: ObservableGauge<u64, ()>,
+    /// Observed, panicking.
+    #[metric(unit = "{item}")]
+    panicking: ObservableGauge<u64, ()>,
 }
 
 fn grpc_client(receiver: &Receiver, name: &str) -> TelemetryClient {
@@ -48,12 +67,8 @@ fn grpc_client(receiver: &Receiver, name: &str) -> TelemetryClient {
 fn two_clients_side_by_side() {
     let (r1, r2) = (grpc_receiver(), grpc_receiver());
     let (c1, c2) = (grpc_client(&r1, "one"), grpc_client(&r2, "two"));
-    c1.component("lifecycle")
-        .counter(&EVENTS)
-        .add(1, (Kind::A,));
-    c2.component("lifecycle")
-        .counter(&EVENTS)
-        .add(5, (Kind::A,));
+    LifecycleMetrics::new(&c1).events.add(1, (Kind::A,));
+    LifecycleMetrics::new(&c2).events.add(5, (Kind::A,));
     c1.shutdown().unwrap();
     c2.shutdown().unwrap();
     let (q1, q2) = (
@@ -82,7 +97,7 @@ fn two_clients_side_by_side() {
 fn shutdown_flushes_is_idempotent_and_drop_shuts_down() {
     let receiver = grpc_receiver();
     let client = grpc_client(&receiver, "shutdown");
-    let events = client.component("lifecycle").counter(&EVENTS);
+    let events = LifecycleMetrics::new(&client).events;
     events.add(9, (Kind::B,));
     client.shutdown().unwrap();
     client.shutdown().unwrap();
@@ -99,10 +114,7 @@ fn shutdown_flushes_is_idempotent_and_drop_shuts_down() {
 
     let receiver = grpc_receiver();
     let client = grpc_client(&receiver, "dropped");
-    client
-        .component("lifecycle")
-        .counter(&EVENTS)
-        .add(4, (Kind::A,));
+    LifecycleMetrics::new(&client).events.add(4, (Kind::A,));
     let clone = client.clone();
     drop(client);
     assert_eq!(
@@ -130,10 +142,7 @@ fn shutdown_from_a_current_thread_runtime() {
         .unwrap();
     runtime.block_on(async {
         let client = grpc_client(&receiver, "current-thread");
-        client
-            .component("lifecycle")
-            .counter(&EVENTS)
-            .add(2, (Kind::A,));
+        LifecycleMetrics::new(&client).events.add(2, (Kind::A,));
         client.shutdown().unwrap();
     });
     let request = receiver.received.last_request().unwrap();
@@ -156,10 +165,7 @@ fn shutdown_is_bounded_when_the_collector_is_down() {
         .export_interval(Duration::from_secs(3600))
         .build()
         .unwrap();
-    client
-        .component("lifecycle")
-        .counter(&EVENTS)
-        .add(1, (Kind::A,));
+    LifecycleMetrics::new(&client).events.add(1, (Kind::A,));
     let started = std::time::Instant::now();
     let _ = client.shutdown();
     assert!(
@@ -172,9 +178,13 @@ fn shutdown_is_bounded_when_the_collector_is_down() {
 #[test]
 fn a_panicking_callback_does_not_stop_the_others() {
     let kit = TestTelemetry::new();
-    let meter = kit.client().component("lifecycle");
-    let _ok = meter.observe(&OBSERVED_OK, |o| o.observe(11, ()));
-    let _bad = meter.observe(&OBSERVED_PANIC, |_| panic!("callback bug"));
+    let _observed = ObservedMetrics::new(
+        kit.client(),
+        ObservedMetricsCallbacks {
+            ok: Callback::new(|o| o.observe(11, ())),
+            panicking: Callback::new(|_| panic!("callback bug")),
+        },
+    );
     for round in 1..=3u64 {
         let snapshot = kit.collect();
         assert_eq!(
@@ -185,7 +195,7 @@ fn a_panicking_callback_does_not_stop_the_others() {
         // collection n shows n-1 or n failures depending on callback order.
         let failures = snapshot
             .u64_value(
-                "node.telemetry.callback.failures",
+                "telemetry.callback.failures",
                 &[(
                     "telemetry.callback.metric",
                     "node.lifecycle.observed.panicking",
@@ -198,7 +208,7 @@ fn a_panicking_callback_does_not_stop_the_others() {
         );
     }
     let final_count = kit.collect().u64_value(
-        "node.telemetry.callback.failures",
+        "telemetry.callback.failures",
         &[(
             "telemetry.callback.metric",
             "node.lifecycle.observed.panicking",
@@ -210,10 +220,12 @@ fn a_panicking_callback_does_not_stop_the_others() {
 #[test]
 fn invalid_measurements_are_dropped_and_counted() {
     let kit = TestTelemetry::new();
-    let meter = kit.client().component("lifecycle");
-    let amount = meter.counter(&AMOUNT);
-    let latency = meter.histogram(&LATENCY);
-    let level = meter.gauge(&LEVEL);
+    let LifecycleMetrics {
+        amount,
+        latency,
+        level,
+        ..
+    } = LifecycleMetrics::new(kit.client());
     amount.add(1.5, ());
     amount.add(f64::NAN, ());
     amount.add(-1.0, ());
@@ -231,7 +243,7 @@ fn invalid_measurements_are_dropped_and_counted() {
     );
     let dropped = |reason| {
         s.u64_value(
-            "node.telemetry.measurements.dropped",
+            "telemetry.measurements.dropped",
             &[("telemetry.drop.reason", reason)],
         )
     };
@@ -246,11 +258,10 @@ fn include_and_exclude_filters() {
     let mut config = TelemetryConfig::new("filtered");
     config.exclude_metrics = vec!["node.lifecycle.amount".into()];
     let kit = TestTelemetry::with_builder(telemetry::TelemetryBuilder::from_config(config));
-    let meter = kit.client().component("lifecycle");
-    let amount = meter.counter(&AMOUNT);
-    assert!(!amount.is_enabled());
-    amount.add(1.0, ());
-    meter.counter(&EVENTS).add(1, (Kind::A,));
+    let metrics = LifecycleMetrics::new(kit.client());
+    assert!(!metrics.amount.is_enabled());
+    metrics.amount.add(1.0, ());
+    metrics.events.add(1, (Kind::A,));
     let s = kit.collect();
     assert!(!s.names().contains(&"node.lifecycle.amount".to_owned()));
     assert_eq!(
@@ -261,23 +272,17 @@ fn include_and_exclude_filters() {
     let mut config = TelemetryConfig::new("included");
     config.include_metrics = vec!["node.lifecycle.amount".into()];
     let kit = TestTelemetry::with_builder(telemetry::TelemetryBuilder::from_config(config));
-    let meter = kit.client().component("lifecycle");
-    assert!(meter.counter(&AMOUNT).is_enabled());
-    assert!(!meter.counter(&EVENTS).is_enabled());
+    let metrics = LifecycleMetrics::new(kit.client());
+    assert!(metrics.amount.is_enabled());
+    assert!(!metrics.events.is_enabled());
 }
 
 #[test]
 fn component_instances_do_not_clash() {
     let kit = TestTelemetry::new();
-    let plain = kit.client().component("lifecycle").counter(&EVENTS);
-    let first = kit
-        .client()
-        .component_instance("lifecycle", "pool-1")
-        .counter(&EVENTS);
-    let second = kit
-        .client()
-        .component_instance("lifecycle", "pool-2")
-        .counter(&EVENTS);
+    let plain = LifecycleMetrics::new(kit.client()).events;
+    let first = LifecycleMetrics::new_instance(kit.client(), "pool-1").events;
+    let second = LifecycleMetrics::new_instance(kit.client(), "pool-2").events;
     plain.add(1, (Kind::A,));
     first.add(2, (Kind::A,));
     second.add(3, (Kind::A,));
@@ -305,21 +310,28 @@ fn component_instances_do_not_clash() {
 #[test]
 fn unbounded_attribute_overflows_at_its_declared_limit() {
     let kit = TestTelemetry::new();
-    let labelled = kit.client().component("lifecycle").counter(&LABELLED);
+    let labelled = LifecycleMetrics::new(kit.client()).labelled;
     for i in 0..1000 {
         labelled.add(1, (Unbounded::new(format!("value-{i}")),));
     }
     let s = kit.collect();
     let sets = s.attribute_sets("node.lifecycle.labelled");
     // The declared limit (10) plus the one overflow series.
-    assert_eq!(sets.len(), LABELLED.info.cardinality_limit + 1, "{sets:?}");
+    assert_eq!(
+        sets.len(),
+        LifecycleMetrics::DEFINITIONS[4].cardinality_limit + 1,
+        "{sets:?}"
+    );
     let overflow = s
         .u64_value(
             "node.lifecycle.labelled",
             &[("otel.metric.overflow", "true")],
         )
         .unwrap();
-    assert_eq!(overflow, 1000 - LABELLED.info.cardinality_limit as u64);
+    assert_eq!(
+        overflow,
+        1000 - LifecycleMetrics::DEFINITIONS[4].cardinality_limit as u64
+    );
 }
 
 #[test]
@@ -331,7 +343,7 @@ fn disabled_client_records_nothing_and_costs_nothing() {
         .unwrap();
     assert!(!client.is_enabled());
     assert_eq!(client.prometheus_addr(), None);
-    let events = client.component("lifecycle").counter(&EVENTS);
+    let events = LifecycleMetrics::new(&client).events;
     assert!(!events.is_enabled());
     events.add(1, (Kind::A,));
     client.shutdown().unwrap();
@@ -345,7 +357,7 @@ fn disabled_client_records_nothing_and_costs_nothing() {
 #[test]
 fn timer_records_elapsed_seconds() {
     let kit = TestTelemetry::new();
-    let latency = kit.client().component("lifecycle").histogram(&LATENCY);
+    let latency = LifecycleMetrics::new(kit.client()).latency;
     {
         let _timer = latency.start_timer(());
         std::thread::sleep(Duration::from_millis(20));
@@ -367,8 +379,8 @@ fn freshness_is_exported() {
     let source = kit.client().freshness("mempool");
     assert_eq!(
         kit.collect().value(
-            "node.telemetry.source.last_update",
-            &[("telemetry.source", "mempool")]
+            "telemetry.source.last_update",
+            &[("telemetry.source.name", "mempool")]
         ),
         None
     );
@@ -380,8 +392,8 @@ fn freshness_is_exported() {
     let seen = kit
         .collect()
         .value(
-            "node.telemetry.source.last_update",
-            &[("telemetry.source", "mempool")],
+            "telemetry.source.last_update",
+            &[("telemetry.source.name", "mempool")],
         )
         .unwrap();
     assert!((now - seen).abs() < 5.0, "{now} vs {seen}");

@@ -11,19 +11,33 @@ use std::time::{Duration, Instant};
 
 use support::free_addr;
 use telemetry::testing::TestTelemetry;
-use telemetry::{OtlpConfig, TelemetryClient, Unbounded};
+use telemetry::{
+    Callback, Counter, Metrics, ObservableGauge, OtlpConfig, TelemetryClient, Unbounded,
+};
 
 telemetry::unbounded_attribute! {
     /// A value from outside.
     pub Label: "test.label", limit = 10
 }
-telemetry::metrics! {
+/// The test component's instruments.
+#[derive(Metrics)]
+#[metrics(prefix = "node.logs")]
+struct LogsMetrics {
     /// Events with an unbounded label.
-    pub LABELLED: Counter<u64, (Unbounded<Label>,)> = "node.logs.labelled", "{event}";
-    /// A gauge whose callback always panics.
-    pub PANICKING: ObservableGauge<u64, ()> = "node.logs.panicking", "{item}";
+    #[metric(unit = "{event}")]
+    labelled: Counter<u64, (Unbounded<Label>,)>,
     /// Amounts that may be invalid.
-    pub AMOUNTS: Counter<f64, ()> = "node.logs.amounts", "{item}";
+    #[metric(unit = "{item}")]
+    amounts: Counter<f64, ()>,
+}
+
+/// A gauge whose callback always panics.
+#[derive(Metrics)]
+#[metrics(prefix = "node.logs")]
+struct PanickingMetrics {
+    /// A gauge whose callback always panics.
+    #[metric(unit = "{item}")]
+    panicking: ObservableGauge<u64, ()>,
 }
 
 static LOGS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
@@ -93,15 +107,17 @@ fn an_unreachable_collector_is_logged_once_not_at_every_export() {
 fn a_callback_that_always_panics_is_logged_once() {
     lines_with(&[]);
     let kit = TestTelemetry::new();
-    let _panicking = kit
-        .client()
-        .component("logs")
-        .observe(&PANICKING, |_| panic!("callback bug in the test"));
+    let _panicking = PanickingMetrics::new(
+        kit.client(),
+        PanickingMetricsCallbacks {
+            panicking: Callback::new(|_| panic!("callback bug in the test")),
+        },
+    );
     for _ in 0..10 {
         kit.collect();
     }
     let failures = kit.collect().u64_value(
-        "node.telemetry.callback.failures",
+        "telemetry.callback.failures",
         &[("telemetry.callback.metric", "node.logs.panicking")],
     );
     assert!(failures >= Some(10), "{failures:?}");
@@ -113,12 +129,12 @@ fn a_callback_that_always_panics_is_logged_once() {
 fn a_cardinality_overflow_is_logged_once() {
     lines_with(&[]);
     let kit = TestTelemetry::new();
-    let labelled = kit.client().component("logs").counter(&LABELLED);
+    let labelled = LogsMetrics::new(kit.client()).labelled;
     for i in 0..100 {
         labelled.add(1, (Unbounded::new(format!("value-{i}")),));
     }
     let overflows = kit.collect().u64_value(
-        "node.telemetry.cardinality.overflows",
+        "telemetry.cardinality.overflows",
         &[("telemetry.overflow.metric", "node.logs.labelled")],
     );
     assert_eq!(overflows, Some(90));
@@ -130,12 +146,12 @@ fn a_cardinality_overflow_is_logged_once() {
 fn invalid_measurements_are_logged_once_a_minute() {
     lines_with(&[]);
     let kit = TestTelemetry::new();
-    let amounts = kit.client().component("logs").counter(&AMOUNTS);
+    let amounts = LogsMetrics::new(kit.client()).amounts;
     for _ in 0..100 {
         amounts.add(f64::NAN, ());
     }
     let dropped = kit.collect().u64_value(
-        "node.telemetry.measurements.dropped",
+        "telemetry.measurements.dropped",
         &[("telemetry.drop.reason", "nan")],
     );
     assert_eq!(dropped, Some(100));

@@ -5,39 +5,50 @@ mod support;
 
 use std::time::Duration;
 
-use opentelemetry_proto::tonic::metrics::v1::{metric, AggregationTemporality};
 use opentelemetry_sdk::metrics::Temporality;
 use support::*;
-use telemetry::{Compression, OtlpConfig, TelemetryClient};
+use telemetry::{
+    Callback, Compression, Counter, Histogram, Metrics, ObservableGauge, OtlpConfig,
+    TelemetryClient, UpDownCounter,
+};
 
 telemetry::attribute_enum! {
     /// Test outcome.
     pub enum Outcome: "test.outcome" { Ok => "ok", Failed => "failed" }
 }
 
-telemetry::metrics! {
+/// The test component's instruments.
+#[derive(Metrics)]
+#[metrics(prefix = "node.pushtest")]
+struct PushMetrics {
     /// Jobs, by outcome.
-    pub JOBS: Counter<u64, (Outcome,)> = "node.pushtest.jobs", "{job}";
+    #[metric(unit = "{job}")]
+    jobs: Counter<u64, (Outcome,)>,
     /// Job time.
-    pub JOB_DURATION: Histogram<f64, (Outcome,)> = "node.pushtest.job.duration", "s";
+    #[metric(name = "job.duration", unit = "s")]
+    duration: Histogram<f64, (Outcome,)>,
     /// Queue depth.
-    pub DEPTH: ObservableGauge<i64, ()> = "node.pushtest.queue.depth", "{job}";
+    #[metric(name = "queue.depth", unit = "{job}")]
+    depth: ObservableGauge<i64, ()>,
     /// In flight.
-    pub IN_FLIGHT: UpDownCounter<i64, ()> = "node.pushtest.in_flight", "{job}";
+    #[metric(unit = "{job}")]
+    in_flight: UpDownCounter<i64, ()>,
 }
 
-fn record_known_values(client: &TelemetryClient) -> telemetry::Observation {
-    let meter = client.component("pushtest");
-    let jobs = meter.counter(&JOBS);
-    let duration = meter.histogram(&JOB_DURATION);
-    let in_flight = meter.up_down_counter(&IN_FLIGHT);
-    jobs.add(3, (Outcome::Ok,));
-    jobs.add(1, (Outcome::Failed,));
-    duration.record(0.2, (Outcome::Ok,));
-    duration.record(3.0, (Outcome::Ok,));
-    in_flight.add(5, ());
-    in_flight.add(-2, ());
-    meter.observe(&DEPTH, |observer| observer.observe(42, ()))
+fn record_known_values(client: &TelemetryClient) -> PushMetrics {
+    let metrics = PushMetrics::new(
+        client,
+        PushMetricsCallbacks {
+            depth: Callback::new(|observer| observer.observe(42, ())),
+        },
+    );
+    metrics.jobs.add(3, (Outcome::Ok,));
+    metrics.jobs.add(1, (Outcome::Failed,));
+    metrics.duration.record(0.2, (Outcome::Ok,));
+    metrics.duration.record(3.0, (Outcome::Ok,));
+    metrics.in_flight.add(5, ());
+    metrics.in_flight.add(-2, ());
+    metrics
 }
 
 fn push_and_check(otlp: OtlpConfig, receiver: &Receiver, temporality: AggregationTemporality) {
@@ -120,10 +131,15 @@ fn push_and_check(otlp: OtlpConfig, receiver: &Receiver, temporality: Aggregatio
                 .unwrap();
             assert_eq!(ok.count, 2);
             assert_eq!(ok.sum, Some(3.2));
-            assert_eq!(ok.explicit_bounds, telemetry::buckets::SECONDS);
+            assert_eq!(
+                ok.explicit_bounds,
+                PushMetrics::DEFINITIONS[1].buckets.unwrap()
+            );
             // 0.2 lands in the (0.1, 0.25] bucket and 3.0 in (2.5, 5].
             let bucket = |upper: f64| {
-                telemetry::buckets::SECONDS
+                PushMetrics::DEFINITIONS[1]
+                    .buckets
+                    .unwrap()
                     .iter()
                     .position(|b| *b == upper)
                     .unwrap()
@@ -305,30 +321,32 @@ fn failures_are_counted_by_reason_in_self_telemetry() {
     );
     let _ = kit.client().force_flush();
     let snapshot = kit.collect();
+    let grpc = ("otel.component.type", "otlp_grpc_metric_exporter");
+    let unavailable = [grpc, ("error.type", "unavailable")];
+    let failed = snapshot
+        .histogram("otel.sdk.exporter.operation.duration", &unavailable)
+        .unwrap();
     assert_eq!(
-        snapshot.u64_value(
-            "node.telemetry.export.attempts",
-            &[("telemetry.exporter", "otlp_grpc")]
-        ),
-        Some(1)
-    );
-    assert_eq!(
-        snapshot.u64_value(
-            "node.telemetry.export.failures",
-            &[
-                ("telemetry.exporter", "otlp_grpc"),
-                ("telemetry.failure.reason", "unavailable")
-            ]
-        ),
-        Some(1),
+        failed.count,
+        1,
         "failure not classified as unavailable: {:?}",
-        snapshot.attribute_sets("node.telemetry.export.failures")
+        snapshot.attribute_sets("otel.sdk.exporter.operation.duration")
+    );
+    let succeeded = snapshot
+        .histogram("otel.sdk.exporter.operation.duration", &[grpc])
+        .unwrap();
+    assert_eq!(succeeded.count, 0, "the success series exists at zero");
+    // Every data point of the failed export is counted with its error.
+    let lost = snapshot
+        .u64_value("otel.sdk.exporter.metric_data_point.exported", &unavailable)
+        .unwrap();
+    assert!(lost > 10, "{lost} data points counted as failed");
+    assert_eq!(
+        snapshot.u64_value("otel.sdk.exporter.metric_data_point.exported", &[grpc]),
+        Some(0)
     );
     assert!(snapshot
-        .value(
-            "node.telemetry.export.last_success",
-            &[("telemetry.exporter", "otlp_grpc")]
-        )
+        .value("telemetry.export.last_success", &[grpc])
         .is_none());
     kit.client().shutdown().unwrap_or_default();
 }

@@ -9,22 +9,32 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use support::*;
-use telemetry::{BridgeAuth, OtlpConfig, PrometheusConfig, TelemetryClient};
+use telemetry::{
+    BridgeAuth, Counter, Gauge, Histogram, Metrics, OtlpConfig, PrometheusConfig, TelemetryClient,
+    UpDownCounter,
+};
 
 telemetry::attribute_enum! {
     /// Test method.
     pub enum Method: "rpc.method" { Submit => "submit", Status => "status" }
 }
 
-telemetry::metrics! {
+/// The test component's instruments.
+#[derive(Metrics)]
+#[metrics(prefix = "node.bridgetest")]
+struct BridgeTestMetrics {
     /// Requests, by method.
-    pub REQUESTS: Counter<u64, (Method,)> = "node.bridgetest.requests", "{request}";
+    #[metric(unit = "{request}")]
+    requests: Counter<u64, (Method,)>,
     /// Request time.
-    pub LATENCY: Histogram<f64, (Method,)> = "node.bridgetest.request.duration", "s";
+    #[metric(name = "request.duration", unit = "s")]
+    latency: Histogram<f64, (Method,)>,
     /// Bytes stored.
-    pub STORED: UpDownCounter<i64, ()> = "node.bridgetest.stored", "By";
+    #[metric(unit = "By")]
+    stored: UpDownCounter<i64, ()>,
     /// Fill level.
-    pub FILL: Gauge<f64, ()> = "node.bridgetest.fill", "1";
+    #[metric(unit = "1")]
+    fill: Gauge<f64, ()>,
 }
 
 fn bridge_client(config: PrometheusConfig) -> TelemetryClient {
@@ -39,11 +49,11 @@ fn loopback() -> SocketAddr {
 }
 
 fn record(client: &TelemetryClient) {
-    let meter = client.component("bridgetest");
-    meter.counter(&REQUESTS).add(7, (Method::Submit,));
-    meter.histogram(&LATENCY).record(0.003, (Method::Status,));
-    meter.up_down_counter(&STORED).add(4096, ());
-    meter.gauge(&FILL).record(0.25, ());
+    let metrics = BridgeTestMetrics::new(client);
+    metrics.requests.add(7, (Method::Submit,));
+    metrics.latency.record(0.003, (Method::Status,));
+    metrics.stored.add(4096, ());
+    metrics.fill.record(0.25, ());
 }
 
 #[test]
@@ -65,8 +75,8 @@ fn scrape_serves_prometheus_names_and_exact_values() {
     );
     let text = String::from_utf8(body).unwrap();
 
-    for def in [&REQUESTS.info, &LATENCY.info, &STORED.info, &FILL.info] {
-        let family = telemetry::prometheus_name::family_name(def);
+    for def in BridgeTestMetrics::DEFINITIONS {
+        let family = def.prometheus_name();
         assert!(
             text.contains(&format!("# TYPE {family} ")),
             "{family} missing from:\n{text}"
@@ -109,7 +119,7 @@ fn scrape_serves_prometheus_names_and_exact_values() {
     assert_eq!(
         sample(
             &again,
-            "node_telemetry_scrapes_total",
+            "telemetry_scrapes_total",
             &[("telemetry_scrape_outcome", "ok")]
         ),
         Some(1.0)
@@ -120,26 +130,22 @@ fn scrape_serves_prometheus_names_and_exact_values() {
 #[test]
 fn every_catalog_metric_appears_under_its_computed_name() {
     let client = bridge_client(PrometheusConfig::new(loopback()));
-    // The pipeline's own metrics are in the catalog and always registered. The scrape
-    // duration has no attributes, so it appears once the first scrape has been timed.
-    let _ = scrape(client.prometheus_addr().unwrap());
+    // The pipeline's own metrics are in the catalog and always registered: sums and
+    // histograms with closed attribute sets from the very first scrape (histograms
+    // included, at count 0); gauges and unbounded attributes once recorded.
     let text = scrape(client.prometheus_addr().unwrap());
-    for info in telemetry::catalog::telemetry::ALL {
-        // Gauges and series with unbounded attributes appear once recorded; sums and
-        // histograms with closed attribute sets are there from the start.
-        let closed = info
-            .attributes
-            .iter()
-            .all(|a| matches!(a.values, telemetry::AttributeValues::Closed(_)));
-        // The host-metrics refresh duration is created by the host-metrics crate.
-        let owned_elsewhere = info.name
-            == telemetry::catalog::telemetry::HOST_REFRESH_DURATION
-                .info
-                .name;
-        if info.kind.is_gauge() || !closed || owned_elsewhere {
+    let own = telemetry::catalog()
+        .metrics()
+        .iter()
+        .filter(|m| m.component == "otel.sdk" || m.component == "telemetry")
+        .copied()
+        .collect::<Vec<_>>();
+    assert_eq!(own.len(), 8, "{own:?}");
+    for info in own {
+        if info.kind.is_gauge() || info.closed_series().is_none() {
             continue;
         }
-        let family = telemetry::prometheus_name::family_name(info);
+        let family = info.prometheus_name();
         assert!(
             text.contains(&format!("# TYPE {family} ")),
             "{family} missing:\n{text}"

@@ -11,18 +11,26 @@ use std::time::{Duration, Instant};
 
 use support::*;
 use telemetry::testing::TestTelemetry;
-use telemetry::{OtlpConfig, PrometheusConfig, TelemetryClient, Unbounded};
+use telemetry::{Counter, Metrics, OtlpConfig, PrometheusConfig, TelemetryClient, Unbounded};
 
 telemetry::unbounded_attribute! {
     /// An attacker-controlled value.
     pub Label: "test.label", limit = 1000
 }
-telemetry::metrics! {
+/// The test component's instruments.
+#[derive(Metrics)]
+#[metrics(prefix = "node.reliability")]
+struct ReliabilityMetrics {
     /// Events.
-    pub EVENTS: Counter<u64, ()> = "node.reliability.events", "{event}";
+    #[metric(unit = "{event}")]
+    events: Counter<u64, ()>,
     /// Labelled events.
-    pub LABELLED: Counter<u64, (Unbounded<Label>,)> = "node.reliability.labelled", "{event}";
+    #[metric(unit = "{event}")]
+    labelled: Counter<u64, (Unbounded<Label>,)>,
 }
+
+/// The declared limit of `node.reliability.labelled`.
+const LABELLED_LIMIT: usize = ReliabilityMetrics::DEFINITIONS[1].cardinality_limit;
 
 /// Resident memory of this process (Linux).
 fn rss_bytes() -> u64 {
@@ -44,7 +52,7 @@ struct Recorder {
 
 impl Recorder {
     fn start(client: &TelemetryClient) -> Self {
-        let events = client.component("reliability").counter(&EVENTS);
+        let events = ReliabilityMetrics::new(client).events;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::spawn(move || {
@@ -182,7 +190,7 @@ fn a_collector_that_never_answers_costs_bounded_memory_and_a_bounded_shutdown() 
 #[test]
 fn a_million_attacker_values_stay_within_the_limit() {
     let kit = TestTelemetry::new();
-    let labelled = kit.client().component("reliability").counter(&LABELLED);
+    let labelled = ReliabilityMetrics::new(kit.client()).labelled;
     for i in 0..2000 {
         labelled.add(1, (Unbounded::new(format!("warm-{i}")),));
     }
@@ -197,7 +205,7 @@ fn a_million_attacker_values_stay_within_the_limit() {
     let sets = s.attribute_sets("node.reliability.labelled");
     assert_eq!(
         sets.len(),
-        LABELLED.info.cardinality_limit + 1,
+        LABELLED_LIMIT + 1,
         "limit plus the overflow series"
     );
     let overflowed = s
@@ -206,13 +214,10 @@ fn a_million_attacker_values_stay_within_the_limit() {
             &[("otel.metric.overflow", "true")],
         )
         .unwrap();
-    assert_eq!(
-        overflowed,
-        1_002_000 - LABELLED.info.cardinality_limit as u64
-    );
+    assert_eq!(overflowed, 1_002_000 - LABELLED_LIMIT as u64);
     assert_eq!(
         s.u64_value(
-            "node.telemetry.cardinality.overflows",
+            "telemetry.cardinality.overflows",
             &[("telemetry.overflow.metric", "node.reliability.labelled")]
         ),
         Some(overflowed),
@@ -241,7 +246,7 @@ fn status_of(addr: SocketAddr, request: &[u8]) -> Option<u16> {
 #[test]
 fn a_hundred_concurrent_scrapes_all_succeed() {
     let client = bridge(PrometheusConfig::new("127.0.0.1:0".parse().unwrap()));
-    client.component("reliability").counter(&EVENTS).add(1, ());
+    ReliabilityMetrics::new(&client).events.add(1, ());
     let addr = client.prometheus_addr().unwrap();
     let ok = AtomicU64::new(0);
     std::thread::scope(|scope| {

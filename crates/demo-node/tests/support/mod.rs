@@ -206,6 +206,16 @@ impl Exposition {
 }
 
 /// Polls `check` every 100 ms until it holds or `limit` passes.
+/// The demo node's metric catalog as the binary prints it (`--catalog json|markdown`).
+pub fn catalog(format: &str) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_demo-node"))
+        .args(["--catalog", format])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
 pub fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + limit;
     while Instant::now() < deadline {

@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-pub use telemetry::testing::receiver::*;
+pub use otlp_test_receiver::*;
 
 /// A private CA and a server certificate it issued for 127.0.0.1:
 /// (CA certificate PEM, server certificate PEM, server key PEM).

@@ -1,8 +1,10 @@
-telemetry::metrics! {
-    /// Not under the node namespace, and upper case.
-    pub REQUESTS: Counter<u64, ()> = "RPC.Requests", "{request}";
+/// Upper case in a name.
+#[derive(telemetry::Metrics)]
+#[metrics(prefix = "mynode.rpc")]
+struct RpcMetrics {
+    /// Requests.
+    #[metric(name = "Requests", unit = "{request}")]
+    requests: telemetry::Counter<u64, ()>,
 }
 
-fn main() {
-    let _ = &REQUESTS;
-}
+fn main() {}

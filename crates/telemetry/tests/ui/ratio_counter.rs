@@ -1,8 +1,10 @@
-telemetry::metrics! {
-    /// A counter with unit 1: the two Prometheus paths would name it differently.
-    pub HITS: Counter<u64, ()> = "node.cache.hits", "1";
+/// A counter with unit 1: the two Prometheus paths would name it differently.
+#[derive(telemetry::Metrics)]
+#[metrics(prefix = "mynode.cache")]
+struct CacheMetrics {
+    /// Cache hits.
+    #[metric(unit = "1")]
+    hits: telemetry::Counter<u64, ()>,
 }
 
-fn main() {
-    let _ = &HITS;
-}
+fn main() {}

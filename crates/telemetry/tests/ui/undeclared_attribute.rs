@@ -6,13 +6,17 @@ telemetry::attribute_enum! {
     /// Not declared on the metric.
     pub enum Method: "rpc.method" { Submit => "submit" }
 }
-telemetry::metrics! {
+
+/// RPC metrics.
+#[derive(telemetry::Metrics)]
+#[metrics(prefix = "mynode.rpc")]
+struct RpcMetrics {
     /// Requests, by outcome.
-    pub REQUESTS: Counter<u64, (Outcome,)> = "node.rpc.requests", "{request}";
+    #[metric(unit = "{request}")]
+    requests: telemetry::Counter<u64, (Outcome,)>,
 }
 
 fn main() {
-    let client = telemetry::TelemetryClient::disabled();
-    let requests = client.component("rpc").counter(&REQUESTS);
-    requests.add(1, (Method::Submit,));
+    let rpc = RpcMetrics::new(&telemetry::TelemetryClient::disabled());
+    rpc.requests.add(1, (Method::Submit,));
 }

@@ -1,8 +1,10 @@
-telemetry::metrics! {
-    /// Request latency, with the unit wrongly in the name.
-    pub LATENCY: Histogram<f64, ()> = "node.rpc.latency.seconds", "s";
+/// The unit wrongly in a field's name.
+#[derive(telemetry::Metrics)]
+#[metrics(prefix = "mynode.rpc")]
+struct RpcMetrics {
+    /// Request latency.
+    #[metric(unit = "s")]
+    latency_seconds: telemetry::Histogram<f64, ()>,
 }
 
-fn main() {
-    let _ = &LATENCY;
-}
+fn main() {}

@@ -1,6 +1,6 @@
 //! Real OTLP receivers for tests: gRPC (tonic) and HTTP/protobuf (hyper), plain or TLS,
 //! speaking the official protobufs from `opentelemetry-proto`, and helpers that read what
-//! arrived. Enabled by the `test-receiver` feature; used by this workspace's tests and
+//! arrived. Used by this workspace's tests and
 //! usable in a node's own. The constructors panic when they cannot bind a loopback port or
 //! parse the given certificate: they are for tests.
 

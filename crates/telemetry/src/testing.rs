@@ -1,16 +1,29 @@
 //! A test kit for instrumentation: a client backed by an in-memory reader, and helpers that
-//! read a metric's current value by name and attributes.
+//! read a metric's current value by name and attributes. Enable the `testing` feature in
+//! `[dev-dependencies]` only: production builds compile none of it.
+//!
+//! ```toml
+//! [dev-dependencies]
+//! telemetry = { path = "...", features = ["testing"] }
+//! ```
 //!
 //! ```
 //! use telemetry::testing::TestTelemetry;
-//! telemetry::metrics! {
+//! use telemetry::{Counter, Metrics};
+//!
+//! /// Work's instrumentation.
+//! #[derive(Metrics)]
+//! #[metrics(prefix = "mynode.work")]
+//! struct WorkMetrics {
 //!     /// Things done.
-//!     pub DONE: Counter<u64, ()> = "node.example.done", "{thing}";
+//!     #[metric(unit = "{thing}")]
+//!     done: Counter<u64, ()>,
 //! }
+//!
 //! let kit = TestTelemetry::new();
-//! let done = kit.client().component("example").counter(&DONE);
-//! done.add(3, ());
-//! assert_eq!(kit.collect().u64_value("node.example.done", &[]), Some(3));
+//! let work = WorkMetrics::new(kit.client());
+//! work.done.add(3, ());
+//! assert_eq!(kit.collect().u64_value("mynode.work.done", &[]), Some(3));
 //! ```
 
 use std::sync::{Arc, Weak};
@@ -23,9 +36,6 @@ use opentelemetry_sdk::metrics::reader::MetricReader;
 use opentelemetry_sdk::metrics::{InstrumentKind, ManualReader, Pipeline, Temporality};
 
 use crate::client::{TelemetryBuilder, TelemetryClient};
-
-#[cfg(feature = "test-receiver")]
-pub mod receiver;
 
 /// A [`ManualReader`] shared between the provider and the test kit.
 #[derive(Debug, Clone)]
