@@ -23,6 +23,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
 use crate::config::{BridgeAuth, PrometheusConfig};
+use crate::definition::MetricInfo;
 use crate::health::Health;
 use crate::self_telemetry::ScrapeOutcome;
 
@@ -35,9 +36,18 @@ const MAX_CONNECTION_AGE: Duration = Duration::from_secs(60);
 /// Longest a connection waits for a free slot before it is closed.
 const MAX_SLOT_WAIT: Duration = Duration::from_secs(10);
 
+/// Where a scrape's metrics come from.
+pub(crate) struct Sources {
+    /// What opentelemetry-prometheus collects.
+    pub(crate) registry: prometheus::Registry,
+    /// Histograms without attributes, served at zero until the SDK exports them (it exports
+    /// an attribute-less series only once something was recorded into it).
+    pub(crate) plain_histograms: crate::client::PlainHistograms,
+}
+
 /// What each request needs.
 struct Shared {
-    registry: prometheus::Registry,
+    sources: Arc<Sources>,
     expected_authorization: Option<(Vec<u8>, &'static str)>,
     health: Arc<Health>,
 }
@@ -69,7 +79,7 @@ impl Drop for BridgeHandle {
 pub(crate) fn serve(
     listener: std::net::TcpListener,
     config: &PrometheusConfig,
-    registry: prometheus::Registry,
+    sources: Sources,
     health: Arc<Health>,
     runtime: &tokio::runtime::Handle,
 ) -> std::io::Result<BridgeHandle> {
@@ -80,7 +90,7 @@ pub(crate) fn serve(
         TcpListener::from_std(listener)?
     };
     let shared = Arc::new(Shared {
-        registry,
+        sources: Arc::new(sources),
         expected_authorization: config.auth.as_ref().map(expected_authorization),
         health,
     });
@@ -201,10 +211,10 @@ async fn handle(
     }
     let gzip = accepts_gzip(request.headers());
     let head_only = request.method() == Method::HEAD;
-    let registry = shared.registry.clone();
+    let sources = shared.sources.clone();
     // Collection runs every observable callback and encoding is CPU work: keep both off
     // the runtime's worker.
-    let encoded = tokio::task::spawn_blocking(move || encode(&registry, gzip)).await;
+    let encoded = tokio::task::spawn_blocking(move || encode(&sources, gzip)).await;
     let (outcome, response) = match encoded {
         Ok(Ok(body)) => {
             let mut response = Response::new(Full::new(if head_only {
@@ -243,12 +253,23 @@ async fn handle(
     Ok(response)
 }
 
-/// Gathers and encodes the registry, gzipped when asked.
+/// Gathers and encodes the metrics, gzipped when asked.
 fn encode(
-    registry: &prometheus::Registry,
+    sources: &Sources,
     gzip: bool,
 ) -> Result<Vec<u8>, Box<dyn std::error::Error + Send + Sync>> {
-    let families = registry.gather();
+    let mut families = sources.registry.gather();
+    let plain = sources
+        .plain_histograms
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    for info in plain {
+        let name = info.prometheus_name();
+        if let Err(at) = families.binary_search_by(|f| f.name().cmp(&name)) {
+            families.insert(at, empty_histogram(info, name));
+        }
+    }
     let mut text = Vec::with_capacity(64 * 1024);
     TextEncoder::new().encode(&families, &mut text)?;
     if !gzip {
@@ -260,6 +281,32 @@ fn encode(
     );
     encoder.write_all(&text)?;
     Ok(encoder.finish()?)
+}
+
+/// The family of histogram `info` before its first observation: every bucket, the sum and
+/// the count at zero, as the SDK exports it after the first one (less that observation).
+fn empty_histogram(info: &MetricInfo, name: String) -> prometheus::proto::MetricFamily {
+    use prometheus::proto::{Bucket, Histogram, Metric, MetricFamily, MetricType};
+    let mut histogram = Histogram::default();
+    histogram.set_bucket(
+        info.buckets
+            .unwrap_or_default()
+            .iter()
+            .map(|bound| {
+                let mut bucket = Bucket::default();
+                bucket.set_upper_bound(*bound);
+                bucket
+            })
+            .collect(),
+    );
+    let mut metric = Metric::default();
+    metric.set_histogram(histogram);
+    let mut family = MetricFamily::default();
+    family.set_name(name);
+    family.set_help(info.description.to_owned());
+    family.set_field_type(MetricType::HISTOGRAM);
+    family.mut_metric().push(metric);
+    family
 }
 
 /// Whether `Accept-Encoding` lists gzip with a non-zero quality.

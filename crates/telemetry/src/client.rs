@@ -11,6 +11,7 @@ use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Stream};
 
 use crate::bridge::{self, BridgeHandle};
 use crate::config::{ConfigError, OtlpConfig, PrometheusConfig, TelemetryConfig};
+use crate::definition::MetricInfo;
 use crate::errors::{BuildError, FlushError, ShutdownError};
 use crate::health::{ExportStatus, Freshness, FreshnessRegistry, Health};
 use crate::meter::ComponentMeter;
@@ -51,6 +52,10 @@ impl std::fmt::Debug for TelemetryClient {
 /// Cardinality limit per metric name, read by the provider's view at instrument creation.
 pub(crate) type Limits = Arc<RwLock<HashMap<&'static str, usize>>>;
 
+/// Histograms without attributes created on this client: the SDK exports their series only
+/// once recorded into, so the bridge adds them at zero until then.
+pub(crate) type PlainHistograms = Arc<Mutex<Vec<&'static MetricInfo>>>;
+
 /// What components need from a live pipeline when they create instruments.
 pub(crate) struct Shared {
     pub(crate) health: Arc<Health>,
@@ -58,6 +63,7 @@ pub(crate) struct Shared {
     pub(crate) exclude: Vec<String>,
     /// Cardinality limit per metric name, read by the provider's view at instrument creation.
     pub(crate) limits: Limits,
+    pub(crate) plain_histograms: PlainHistograms,
 }
 
 impl Shared {
@@ -450,12 +456,16 @@ impl TelemetryBuilder {
             limits.clone(),
         )));
         let _ = health_cell.set(health.clone());
+        let plain_histograms = PlainHistograms::default();
         let bridge = match (listener, &config.prometheus) {
             (Some(listener), Some(prometheus)) => Some(
                 bridge::serve(
                     listener,
                     prometheus,
-                    registry,
+                    bridge::Sources {
+                        registry,
+                        plain_histograms: plain_histograms.clone(),
+                    },
                     health.clone(),
                     runtime.handle(),
                 )
@@ -472,6 +482,7 @@ impl TelemetryBuilder {
             include: config.include_metrics.clone(),
             exclude: config.exclude_metrics.clone(),
             limits,
+            plain_histograms,
         });
         let freshness = FreshnessRegistry::new(&ComponentMeter::new(
             provider.meter_with_scope(scope("telemetry.source")),

@@ -8,7 +8,7 @@ use opentelemetry::KeyValue;
 
 use crate::attributes::AttributeSet;
 use crate::client::{Limits, Shared};
-use crate::definition::MetricInfo;
+use crate::definition::{InstrumentKind, MetricInfo};
 use crate::instruments::{Instrument, SyncKind};
 use crate::observable::{self, ObservableKind, Observation, ObserveFn};
 
@@ -87,6 +87,20 @@ impl ComponentMeter {
         match self.admit(info) {
             None => Instrument::disabled(),
             Some(live) => {
+                if let Some(shared) = &live.shared {
+                    if info.kind == InstrumentKind::Histogram
+                        && info.attributes.is_empty()
+                        && live.instance.is_none()
+                    {
+                        let mut plain = shared
+                            .plain_histograms
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner());
+                        if !plain.iter().any(|known| known.name == info.name) {
+                            plain.push(info);
+                        }
+                    }
+                }
                 let health = live.shared.as_ref().map(|s| s.health.clone());
                 let drops = health
                     .as_ref()

@@ -398,3 +398,44 @@ fn freshness_is_exported() {
         .unwrap();
     assert!((now - seen).abs() < 5.0, "{now} vs {seen}");
 }
+
+/// What the SDK itself does (opentelemetry_sdk 0.33, `ValueMap::collect_readonly`): a bound
+/// histogram with attributes has its series, at count 0, from the start; the attribute-less
+/// one only after its first observation. The in-memory reader and the OTLP push see the
+/// SDK's output; the bridge adds the attribute-less series at zero itself (see
+/// `prometheus_bridge.rs`).
+#[test]
+fn histograms_with_attributes_are_seeded_and_without_only_once_observed_by_the_sdk() {
+    let kit = TestTelemetry::new();
+    let metrics = LifecycleMetrics::new(kit.client());
+    let observed = ObservedHistograms::new(kit.client());
+    let s = kit.collect();
+    for kind in ["a", "b"] {
+        let point = s
+            .histogram("node.lifecycle.histograms.by_kind", &[("test.kind", kind)])
+            .unwrap();
+        assert_eq!(
+            (point.count, point.bucket_counts.iter().sum::<u64>()),
+            (0, 0)
+        );
+    }
+    assert_eq!(s.histogram("node.lifecycle.latency", &[]), None);
+    metrics.latency.record(0.25, ());
+    assert_eq!(
+        kit.collect()
+            .histogram("node.lifecycle.latency", &[])
+            .unwrap()
+            .count,
+        1
+    );
+    drop(observed);
+}
+
+/// A histogram with an attribute.
+#[derive(Metrics)]
+#[metrics(prefix = "node.lifecycle.histograms")]
+struct ObservedHistograms {
+    /// Latency by kind.
+    #[metric(unit = "s")]
+    by_kind: Histogram<f64, (Kind,)>,
+}

@@ -35,6 +35,9 @@ struct BridgeTestMetrics {
     /// Fill level.
     #[metric(unit = "1")]
     fill: Gauge<f64, ()>,
+    /// Idle time, without attributes.
+    #[metric(unit = "s", buckets = [0.5, 1.0])]
+    idle: Histogram<f64, ()>,
 }
 
 fn bridge_client(config: PrometheusConfig) -> TelemetryClient {
@@ -123,6 +126,59 @@ fn scrape_serves_prometheus_names_and_exact_values() {
             &[("telemetry_scrape_outcome", "ok")]
         ),
         Some(1.0)
+    );
+    client.shutdown().unwrap();
+}
+
+#[test]
+fn a_histogram_without_attributes_is_served_at_zero_before_its_first_observation() {
+    let client = bridge_client(PrometheusConfig::new(loopback()));
+    let metrics = BridgeTestMetrics::new(&client);
+    let addr = client.prometheus_addr().unwrap();
+    let text = scrape(addr);
+    let bucket = |text: &str, le: &str| {
+        let prefix = format!("node_bridgetest_idle_seconds_bucket{{le=\"{le}\"}} ");
+        text.lines()
+            .find_map(|line| line.strip_prefix(prefix.as_str()))
+            .map(|value| value.parse::<f64>().unwrap())
+    };
+    assert_eq!(
+        (
+            bucket(&text, "0.5"),
+            bucket(&text, "1"),
+            bucket(&text, "+Inf")
+        ),
+        (Some(0.0), Some(0.0), Some(0.0)),
+        "{text}"
+    );
+    assert!(
+        text.contains("node_bridgetest_idle_seconds_count 0\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("node_bridgetest_idle_seconds_sum 0\n"),
+        "{text}"
+    );
+    assert!(text.contains("# HELP node_bridgetest_idle_seconds Idle time, without attributes.\n"));
+    // Once observed, the SDK's own series replaces the zero one: one family, real values.
+    metrics.idle.record(0.7, ());
+    let text = scrape(addr);
+    assert_eq!(
+        (
+            bucket(&text, "0.5"),
+            bucket(&text, "1"),
+            bucket(&text, "+Inf")
+        ),
+        (Some(0.0), Some(1.0), Some(1.0)),
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("# TYPE node_bridgetest_idle_seconds ").count(),
+        1
+    );
+    assert!(
+        text.contains("node_bridgetest_idle_seconds_sum 0.7\n"),
+        "{text}"
     );
     client.shutdown().unwrap();
 }
