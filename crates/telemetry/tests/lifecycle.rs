@@ -421,6 +421,7 @@ fn histograms_with_attributes_are_seeded_and_without_only_once_observed_by_the_s
     }
     assert_eq!(s.histogram("node.lifecycle.latency", &[]), None);
     metrics.latency.record(0.25, ());
+    observed.by_kind.record(0.25, (Kind::A,));
     assert_eq!(
         kit.collect()
             .histogram("node.lifecycle.latency", &[])
@@ -428,7 +429,6 @@ fn histograms_with_attributes_are_seeded_and_without_only_once_observed_by_the_s
             .count,
         1
     );
-    drop(observed);
 }
 
 /// A histogram with an attribute.
