@@ -7,3 +7,5 @@ cd "$(dirname "$0")/.."
 eval "$(bash scripts/install-tools.sh)"
 export PROMETHEUS3 PROMTOOL3 COMPOSE OTELCOL OTLP_NAMES TOOLS_PY
 cargo test --workspace --locked "$@"
+# A node crate outside this workspace, adopting the SDK by path as any other node would.
+CARGO_TARGET_DIR="$PWD/target" cargo test --locked --manifest-path examples/third-party-node/Cargo.toml "$@"
