@@ -91,6 +91,8 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
             addr: cli.p2p_addr,
             source,
         })?;
+    // The default block store is temporary: removed at a clean exit. One given is kept.
+    let temporary = cli.data_dir.is_none();
     let data_dir = cli.data_dir.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!(
             "demo-node-{}-{}",
@@ -218,6 +220,11 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
         started.elapsed().as_secs_f64(),
         storage.height()
     );
+    if temporary {
+        if let Err(error) = std::fs::remove_dir_all(&data_dir) {
+            tracing::warn!(%error, dir = %data_dir.display(), "cannot remove the temporary block store");
+        }
+    }
     Ok(())
 }
 

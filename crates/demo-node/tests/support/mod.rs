@@ -119,10 +119,21 @@ impl Node {
         value["height"].as_u64().unwrap()
     }
 
-    /// SIGTERM; asserts a clean exit and returns the height the node printed when it stopped.
+    /// SIGTERM; asserts a clean exit (which removes a default, temporary block store) and
+    /// returns the height the node printed when it stopped.
     pub fn terminate_cleanly(self) -> f64 {
+        let data = self.data.clone();
+        let temporary = data.starts_with(std::env::temp_dir())
+            && data
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("demo-node-"));
         let (status, output) = self.terminate();
         assert!(status.success(), "{status:?}");
+        assert!(
+            !(temporary && data.exists()),
+            "the temporary block store {} was left behind",
+            data.display()
+        );
         let stopped = output
             .iter()
             .find(|l| l.contains("stopped after"))
