@@ -92,36 +92,14 @@ fn its_own_namespace_on_its_own_bridge_with_every_series_before_the_first_event(
 fn the_test_kit_reads_a_components_metrics_in_memory() {
     let kit = TestTelemetry::new();
     let mut sync = BlockSync::new(kit.client());
-    let peer = SyncSource::Peer;
+    let mut receive = |height, valid| sync.receive(Block { height, valid }, SyncSource::Peer);
     assert_eq!(
-        sync.receive(
-            Block {
-                height: 1,
-                valid: true
-            },
-            peer
-        ),
-        SyncOutcome::Applied
-    );
-    assert_eq!(
-        sync.receive(
-            Block {
-                height: 1,
-                valid: true
-            },
-            peer
-        ),
-        SyncOutcome::Stale
-    );
-    assert_eq!(
-        sync.receive(
-            Block {
-                height: 2,
-                valid: false
-            },
-            peer
-        ),
-        SyncOutcome::Rejected
+        [receive(1, true), receive(1, true), receive(2, false)],
+        [
+            SyncOutcome::Applied,
+            SyncOutcome::Stale,
+            SyncOutcome::Rejected
+        ]
     );
     let s = kit.collect();
     let blocks = |outcome| {
