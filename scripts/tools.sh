@@ -52,3 +52,47 @@ ensure_venv() {    # ensure_venv package... : a venv under $TOOLS/venv with thes
   [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check "$@"
 }
+
+prom_otlp_build() { # prom_otlp_build OUT : Prometheus 3.5.3 WITH its OTLP receiver, built offline
+  # (GOPATH mode) from Debian sid: Debian's patched tree (which drops the OTLP receiver) plus
+  # the OTLP parts of the upstream orig tarball (scripts/prometheus-otlp/restore_otlp.py),
+  # against Debian's Go packages. ~380 MB download, 3 GB extracted, 4-5 min on 2 cores; the
+  # sources and the toolchain are removed afterwards, only the binary is kept.
+  local out=$1 here b sa sopts opts bdeps orig goroot src v
+  here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+  b=$out.build
+  rm -rf "$b"; mkdir -p "$b/src" "$(dirname "$out")"
+  opts=$(suite_opts sid)
+  sa=$TOOLS/apt-sid-src
+  mkdir -p "$sa/lists/partial" "$sa/cache/archives/partial" "$sa/etc"
+  printf 'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: sid\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' > "$sa/etc/sid-src.sources"
+  sopts="-o Dir::Etc::SourceList=/dev/null -o Dir::Etc::SourceParts=$sa/etc -o Dir::State::Lists=$sa/lists -o Dir::Cache=$sa/cache -o Dir::State::status=/dev/null -o Debug::NoLocking=1"
+  ls "$sa/lists/"*Sources* >/dev/null 2>&1 || apt-get $sopts update -qq
+  bdeps=$(apt-cache $sopts showsrc prometheus | sed -n 's/^Build-Depends: //p' | head -1 \
+          | sed 's/([^)]*)//g; s/\[[^]]*\]//g' | tr ',|' '\n\n' | tr -d ' ' | grep -E '^golang-' | sort -u)
+  [ -n "$bdeps" ] || { echo "no Build-Depends for prometheus in Debian sid's Sources index" >&2; return 1; }
+  (cd "$b/src" && apt-get $sopts source --download-only prometheus 2>&1 | grep -v -e unsandboxed -e '404' || true)
+  orig=$(ls "$b"/src/prometheus_3.5.3*.orig.tar.* 2>/dev/null | head -1)
+  [ -n "$orig" ] || { echo "the prometheus 3.5.3 orig tarball is no longer in Debian sid" >&2; return 1; }
+  apt-cache $opts depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \
+      --no-replaces --no-enhances $bdeps golang-go golang-opentelemetry-collector-dev \
+      golang-github-prometheus-otlptranslator-dev 2>/dev/null \
+    | grep -E '^golang-' | grep -vx golang-github-prometheus-prometheus-dev | sort -u > "$b/closure"
+  suite_extract sid "$b" $(cat "$b/closure")
+  suite_extract sid "$b/debian-tree" golang-github-prometheus-prometheus-dev
+  goroot=$(ls -d "$b"/root/usr/lib/go-1.* | sort -V | tail -1)
+  src=$b/gopath/src/github.com/prometheus/prometheus
+  mkdir -p "$(dirname "$src")" "$b/orig"
+  cp -a "$b/debian-tree/root/usr/share/gocode/src/github.com/prometheus/prometheus" "$src"
+  tar -xf "$orig" -C "$b/orig"
+  python3 "$here/prometheus-otlp/restore_otlp.py" "$src" "$(ls -d "$b"/orig/prometheus-*/ | head -1)"
+  v=github.com/prometheus/common/version
+  ( cd "$src" &&
+    env GOROOT="$goroot" PATH="$goroot/bin:$PATH" GOPATH="$b/gopath:$b/root/usr/share/gocode" \
+        GO111MODULE=off GOFLAGS= GOPROXY=off GOTOOLCHAIN=local CGO_ENABLED=0 GOCACHE="$b/gocache" \
+        nice -n 19 go build -trimpath -o "$out.tmp" \
+          -ldflags "-X $v.Version=3.5.3 -X $v.Revision=debian-3.5.3+ds1-6+otlp -X $v.Branch=sid" \
+          ./cmd/prometheus )
+  mv "$out.tmp" "$out"
+  rm -rf "$b"
+}

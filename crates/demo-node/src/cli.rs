@@ -58,6 +58,10 @@ pub struct Cli {
     #[arg(long = "peer", env = "DEMO_PEERS", value_delimiter = ',')]
     pub peers: Vec<SocketAddr>,
 
+    /// Run without the local peer that is otherwise started when no --peer is given.
+    #[arg(long, env = "DEMO_ALONE")]
+    pub alone: bool,
+
     /// Address of the Prometheus bridge (GET /metrics).
     #[arg(
         long,

@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod loadgen;
+pub mod local_peer;
 pub mod mempool;
 pub mod node;
 pub mod p2p;

@@ -5,6 +5,34 @@ use clap::Parser;
 use demo_node::cli::CatalogFormat;
 use demo_node::{cli, node};
 
+/// The parse error, naming the environment variable the bad value came from when the
+/// option was not on the command line (clap names only the flag the variable maps to).
+fn naming_the_variable(error: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue};
+    let rendered = error.to_string();
+    let Some(ContextValue::String(flag)) = error.get(ContextKind::InvalidArg) else {
+        return rendered;
+    };
+    let mut command = <cli::Cli as clap::CommandFactory>::command();
+    command.build(); // an argument renders as the error shows it only once built
+    let Some(arg) = command.get_arguments().find(|a| a.to_string() == *flag) else {
+        return rendered;
+    };
+    let Some(long) = arg.get_long().map(|long| format!("--{long}")) else {
+        return rendered;
+    };
+    let on_command_line = std::env::args().any(|a| a == long || a.starts_with(&format!("{long}=")));
+    match arg.get_env().and_then(|v| v.to_str()) {
+        Some(variable) if !on_command_line && std::env::var_os(variable).is_some() => rendered
+            .replacen(
+                &format!("'{flag}'"),
+                &format!("{variable} (the variable of {long})"),
+                1,
+            ),
+        _ => rendered,
+    }
+}
+
 /// Prints the metric catalog linked into this binary (every component's metrics struct,
 /// host metrics and the SDK's own), after checking it.
 fn print_catalog(format: CatalogFormat) -> std::process::ExitCode {
@@ -29,7 +57,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::SUCCESS;
         }
         Err(error) => {
-            let rendered = error.to_string();
+            let rendered = naming_the_variable(&error);
             let line = rendered.lines().next().unwrap_or("invalid arguments");
             eprintln!("demo-node: {}", line.trim_start_matches("error: "));
             return std::process::ExitCode::from(2);

@@ -36,6 +36,12 @@ pub enum StartError {
     /// The block store.
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// The local peer process.
+    #[error("cannot start the local peer (run with --alone to go without): {source}")]
+    LocalPeer {
+        /// The error.
+        source: std::io::Error,
+    },
 }
 
 fn telemetry(cli: &Cli) -> Result<TelemetryClient, BuildError> {
@@ -161,6 +167,14 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
         ));
     }
 
+    let local_peer = if cli.peers.is_empty() && !cli.alone {
+        let peer = crate::local_peer::LocalPeer::start(&cli, p2p_addr, &data_dir)
+            .map_err(|source| StartError::LocalPeer { source })?;
+        Some(peer)
+    } else {
+        None
+    };
+
     let metrics = match client.prometheus_addr() {
         Some(addr) => format!("http://{addr}/metrics"),
         None if client.is_enabled() => "(OTLP push only)".to_owned(),
@@ -170,6 +184,12 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
         "demo-node listening: rpc=http://{rpc_addr} p2p={p2p_addr} metrics={metrics} data={}",
         data_dir.display()
     );
+    if let Some(peer) = &local_peer {
+        println!(
+            "demo-node: started a local peer (pid {}) that gossips with this node; --alone runs without it",
+            peer.pid().unwrap_or_default()
+        );
+    }
 
     let started = Instant::now();
     let mut summary = tokio::time::interval_at(
@@ -209,6 +229,9 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
         tracing::warn!("some tasks did not stop within 5 s");
     }
     prover.stop();
+    if let Some(peer) = local_peer {
+        peer.stop().await;
+    }
     let flushed = tokio::task::spawn_blocking(move || client.shutdown()).await;
     match flushed {
         Ok(Ok(())) => {}

@@ -367,7 +367,14 @@ fn bad_options_exit_non_zero_with_one_line() {
             Some(1),
             "OTEL_EXPORTER_OTLP_PROTOCOL",
         ),
-        (&[][..], &[("DEMO_PROVERS", "0")][..], Some(2), "--provers"),
+        // A bad value from a variable names the variable, not only the flag it maps to.
+        (&[][..], &[("DEMO_PROVERS", "0")][..], Some(2), "DEMO_PROVERS"),
+        (
+            &[][..],
+            &[("TELEMETRY_PROMETHEUS_ADDR", "999.1.1.1:99999")][..],
+            Some(2),
+            "invalid value '999.1.1.1:99999' for TELEMETRY_PROMETHEUS_ADDR (the variable of --metrics-addr)",
+        ),
         (
             &[][..],
             &[("TELEMETRY_HOST_METRICS_GROUPS", "gpu")][..],
@@ -426,4 +433,47 @@ fn help_documents_every_option_with_its_variable() {
             "--help does not mention {variable}"
         );
     }
+}
+
+/// The README's main job: with no --peer the node starts a local peer, so p2p does real
+/// work (one peer, gossip both ways); a clean stop stops the peer and removes its data.
+#[test]
+fn without_peers_the_node_gossips_with_its_local_peer() {
+    let node = Node::start_with_local_peer(&["--slot", "300ms", "--load-rate", "40"]);
+    let gossiping = eventually(Duration::from_secs(30), || {
+        let m = node.scrape();
+        m.sum("node_p2p_peers", &[]) == 1.0
+            && m.sum(
+                "node_p2p_messages_total",
+                &[
+                    ("network_io_direction", "receive"),
+                    ("p2p_topic", "transaction"),
+                ],
+            ) > 0.0
+            && m.sum(
+                "node_p2p_messages_total",
+                &[("network_io_direction", "receive"), ("p2p_topic", "block")],
+            ) > 0.0
+            && m.sum(
+                "node_mempool_admissions_total",
+                &[
+                    ("mempool_origin", "gossip"),
+                    ("mempool_outcome", "accepted"),
+                ],
+            ) > 0.0
+    });
+    assert!(
+        gossiping,
+        "no gossip with the local peer:\n{}",
+        node.scrape().1
+    );
+    let peer_pid = node
+        .local_peer_pid()
+        .expect("the node printed its local peer");
+    assert!(std::path::Path::new(&format!("/proc/{peer_pid}")).exists());
+    node.terminate_cleanly();
+    assert!(
+        !std::path::Path::new(&format!("/proc/{peer_pid}")).exists(),
+        "the local peer outlived the node"
+    );
 }

@@ -4,8 +4,9 @@
 //! collector, and every dashboard query and alert expression is evaluated through its API.
 //!
 //! The tools come from `scripts/install-tools.sh` (their paths in COMPOSE, OTELCOL,
-//! OTLP_NAMES, PROMETHEUS3, PROMTOOL3, TOOLS_PY; `scripts/test.sh` sets them). Without them a test says
-//! so and passes, except under CI, where a missing tool fails it.
+//! OTLP_NAMES, PROMETHEUS3, PROMETHEUS_OTLP, PROMTOOL3, TOOLS_PY; `scripts/test.sh` sets
+//! them). Without one a test is skipped, visibly (`otlp_test_receiver::tool`), except under
+//! CI, where a missing tool fails it.
 
 mod support;
 
@@ -14,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use otlp_test_receiver::tool;
 use support::*;
 
 fn repo() -> PathBuf {
@@ -21,18 +23,6 @@ fn repo() -> PathBuf {
         .join("../..")
         .canonicalize()
         .unwrap()
-}
-
-/// The tool in environment variable `var`, or `None` (a skip) outside CI.
-fn tool(var: &str) -> Option<PathBuf> {
-    match std::env::var_os(var) {
-        Some(path) => Some(PathBuf::from(path)),
-        None if std::env::var_os("CI").is_some() => panic!("{var} is not set: run scripts/test.sh"),
-        None => {
-            eprintln!("{var} not set; skipping (scripts/test.sh installs the tools)");
-            None
-        }
-    }
 }
 
 fn run(command: &mut Command) -> String {
@@ -69,14 +59,20 @@ fn compose_file_validates_with_real_compose() {
         .arg("-f")
         .arg(&file)
         .args(["config", "-q"]));
-    assert_eq!(services(&compose, None), ["demo-node"]);
+    assert_eq!(services(&compose, None), ["demo-node", "demo-node-2"]);
     assert_eq!(
         services(&compose, Some("metrics")),
-        ["demo-node", "grafana", "otel-collector", "prometheus"]
+        [
+            "demo-node",
+            "demo-node-2",
+            "grafana",
+            "otel-collector",
+            "prometheus"
+        ]
     );
     assert_eq!(
         services(&compose, Some("scrape")),
-        ["demo-node", "grafana", "prometheus-scrape"]
+        ["demo-node", "demo-node-2", "grafana", "prometheus-scrape"]
     );
     let resolved = run(Command::new(&compose).arg("-f").arg(&file).args([
         "--profile",

@@ -32,8 +32,19 @@ fn addr_after(line: &str, key: &str) -> SocketAddr {
 
 impl Node {
     /// Starts the node with ephemeral ports plus `args` and `env`; waits (bounded) for its
-    /// "listening" line.
+    /// "listening" line. Without a `--peer` it runs `--alone` (no local peer), so a test's
+    /// counts are its own node's; `start_with_local_peer` keeps the default.
     pub fn start(args: &[&str], env: &[(&str, &str)]) -> Node {
+        let alone = (!args.contains(&"--peer")).then_some("--alone");
+        Self::spawn(args.iter().copied().chain(alone), env)
+    }
+
+    /// Starts the node as the README's main job does: with its local peer.
+    pub fn start_with_local_peer(args: &[&str]) -> Node {
+        Self::spawn(args.iter().copied(), &[])
+    }
+
+    fn spawn<'a>(args: impl Iterator<Item = &'a str>, env: &[(&str, &str)]) -> Node {
         let mut command = Command::new(env!("CARGO_BIN_EXE_demo-node"));
         command
             .args([
@@ -75,6 +86,18 @@ impl Node {
             child,
             lines,
         }
+    }
+
+    /// The pid of the local peer, from the line the node prints when it starts one.
+    pub fn local_peer_pid(&self) -> Option<u32> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            let line = self.lines.recv_timeout(left).ok()?;
+            if let Some(rest) = line.strip_prefix("demo-node: started a local peer (pid ") {
+                return rest.split(')').next()?.parse().ok();
+            }
+        }
+        None
     }
 
     /// The process id.
