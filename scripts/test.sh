@@ -8,14 +8,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 eval "$(bash scripts/install-tools.sh)"
 export PROMETHEUS3 PROMETHEUS_OTLP PROMTOOL3 COMPOSE OTELCOL OTLP_NAMES TOOLS_PY
-# Tests skipped for a missing tool record themselves here; the summary below lists them
-# (cargo hides a passing test's output, so a skip would otherwise look like a pass).
-TELEMETRY_TEST_SKIPS=$(mktemp)
-export TELEMETRY_TEST_SKIPS
-trap 'rm -f "$TELEMETRY_TEST_SKIPS"' EXIT
+# Tests note what they measured, and any skip for a missing tool, here; the summary below
+# prints it (cargo hides a passing test's output, so a skip would otherwise look like a pass).
+TELEMETRY_TEST_NOTES=$(mktemp)
+export TELEMETRY_TEST_NOTES
+trap 'rm -f "$TELEMETRY_TEST_NOTES"' EXIT
 cargo test --workspace --locked "$@"
 # A node crate outside this workspace, adopting the SDK by path as any other node would.
 CARGO_TARGET_DIR="$PWD/target" cargo test --locked --manifest-path examples/third-party-node/Cargo.toml "$@"
-skipped=$(wc -l < "$TELEMETRY_TEST_SKIPS")
-echo "skipped for a missing tool: $skipped test(s)"
-sed 's/^/  SKIPPED /' "$TELEMETRY_TEST_SKIPS"
+echo "== notes from the tests"
+sed 's/^/  /' "$TELEMETRY_TEST_NOTES"
+echo "skipped for a missing tool: $(grep -c '^SKIPPED' "$TELEMETRY_TEST_NOTES" || true) test(s)"

@@ -382,11 +382,27 @@ pub fn resource_attribute(request: &ExportMetricsServiceRequest, key: &str) -> O
         .map(|(_, v)| v)
 }
 
+/// Adds `line` to the test command's summary: the file named by `TELEMETRY_TEST_NOTES`
+/// (`scripts/test.sh` sets it and prints it at the end; cargo hides a passing test's own
+/// output). Printed to stderr as well.
+pub fn note(line: &str) {
+    eprintln!("{line}");
+    if let Some(notes) = std::env::var_os("TELEMETRY_TEST_NOTES") {
+        use std::io::Write;
+        if let Ok(mut file) = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(notes)
+        {
+            let _ = writeln!(file, "{line}");
+        }
+    }
+}
+
 /// The real third-party tool whose path `scripts/install-tools.sh` exports in variable
 /// `var` (PROMTOOL3, OTELCOL, ...), or `None` when it is not set: the calling test then
-/// returns early as skipped. A skip is printed, and recorded in the file named by
-/// `TELEMETRY_TEST_SKIPS` (`scripts/test.sh` sets it and lists every skip in its summary);
-/// under `CI` a missing tool fails the test instead.
+/// returns early, skipped, and says so in the test command's summary ([`note`]). Under
+/// `CI` a missing tool fails the test instead.
 pub fn tool(var: &str) -> Option<std::path::PathBuf> {
     if let Some(path) = std::env::var_os(var) {
         return Some(path.into());
@@ -396,16 +412,8 @@ pub fn tool(var: &str) -> Option<std::path::PathBuf> {
         "{var} is not set: run scripts/test.sh, which installs the tools"
     );
     let test = std::thread::current().name().unwrap_or("a test").to_owned();
-    eprintln!("SKIPPED {test}: {var} not set (scripts/test.sh installs the tools)");
-    if let Some(log) = std::env::var_os("TELEMETRY_TEST_SKIPS") {
-        use std::io::Write;
-        if let Ok(mut file) = std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(log)
-        {
-            let _ = writeln!(file, "{test}: {var} not set");
-        }
-    }
+    note(&format!(
+        "SKIPPED {test}: {var} not set (scripts/test.sh installs the tools)"
+    ));
     None
 }

@@ -45,18 +45,17 @@ impl Node {
     }
 
     fn spawn<'a>(args: impl Iterator<Item = &'a str>, env: &[(&str, &str)]) -> Node {
+        let args: Vec<&str> = args.collect();
         let mut command = Command::new(env!("CARGO_BIN_EXE_demo-node"));
+        // Ephemeral ports, unless the test chose its own.
+        for option in ["--rpc-addr", "--p2p-addr", "--metrics-addr"] {
+            if !args.contains(&option) {
+                command.args([option, "127.0.0.1:0"]);
+            }
+        }
         command
-            .args([
-                "--rpc-addr",
-                "127.0.0.1:0",
-                "--p2p-addr",
-                "127.0.0.1:0",
-                "--metrics-addr",
-                "127.0.0.1:0",
-            ])
             .args(["--summary-every", "1s"])
-            .args(args)
+            .args(&args)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
