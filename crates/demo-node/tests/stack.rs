@@ -837,4 +837,5 @@ fn real_collector_killed_and_restarted_loses_nothing() {
     );
     client.shutdown().unwrap();
     drop(collector);
+    let _ = std::fs::remove_dir_all(dir);
 }
