@@ -98,14 +98,16 @@ fn compose_file_validates_with_real_compose() {
 }
 
 #[test]
-fn collector_config_validates_with_the_real_collector() {
+fn collector_configs_validate_with_the_real_collector() {
     let Some(otelcol) = tool("OTELCOL") else {
         return;
     };
-    run(Command::new(otelcol).arg("validate").arg(format!(
-        "--config={}",
-        repo().join("otel-collector/config.yaml").display()
-    )));
+    for config in ["config.yaml", "agent.yaml", "gateway.yaml"] {
+        run(Command::new(&otelcol).arg("validate").arg(format!(
+            "--config={}",
+            repo().join("otel-collector").join(config).display()
+        )));
+    }
 }
 
 #[test]
@@ -838,4 +840,47 @@ fn real_collector_killed_and_restarted_loses_nothing() {
     client.shutdown().unwrap();
     drop(collector);
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The fleet harness's short form (`scripts/fleet.py`, run by `scripts/fleet.sh`): three
+/// nodes, two agents, one gateway killed for 10 s mid-run, Prometheus with its OTLP
+/// receiver. Every expected series arrives, every node keeps its own series, and nothing
+/// is lost across the outage.
+#[test]
+fn a_small_fleet_through_agents_and_a_gateway_loses_nothing_across_an_outage() {
+    let (Some(prometheus_otlp), Some(otelcol)) = (tool("PROMETHEUS_OTLP"), tool("OTELCOL")) else {
+        return;
+    };
+    let output = Command::new("python3")
+        .arg(repo().join("scripts/fleet.py"))
+        .args(["--node", env!("CARGO_BIN_EXE_demo-node")])
+        .arg("--otelcol")
+        .arg(otelcol)
+        .arg("--prometheus")
+        .arg(prometheus_otlp)
+        .args(["--nodes", "3", "--seconds", "40", "--outage", "10"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    let measure = |key: &str| {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("fleet {key}: ")))
+            .unwrap_or_else(|| panic!("no `fleet {key}` line in:\n{stdout}"))
+            .to_owned()
+    };
+    let expected: u64 = measure("series_expected").parse().unwrap();
+    assert!(expected > 3 * 500, "{stdout}");
+    assert_eq!(measure("series_in_prometheus"), measure("series_expected"));
+    assert_eq!(measure("distinct_instances"), "3");
+    assert_eq!(measure("lost_after_gateway_outage"), "0.0");
+    assert!(measure("e2e_delay_samples").parse::<u32>().unwrap() > 0);
+    note(&format!(
+        "fleet (3 nodes, 2 agents, gateway down 10 s): {} of {expected} series in Prometheus, lost {}, p99 delay {} s",
+        measure("series_in_prometheus"),
+        measure("lost_after_gateway_outage"),
+        measure("e2e_delay_seconds_p99")
+    ));
 }
