@@ -233,7 +233,7 @@ def run(a, fleet, tmp):
     # Expected series: what the nodes' bridges serve, now (they keep running).
     expected = {i: len(exposition_series(http_get(u))) for i, u in bridges.items()}
     settled = wait_for("the series counts to match the bridges'",
-                       lambda: series_by_instance(api) == expected, 60, fatal=False)
+                       lambda: series_by_instance(api) == expected, 90, fatal=False)
     in_prometheus = series_by_instance(api)
     if not settled:
         explain_difference(api, bridges)
