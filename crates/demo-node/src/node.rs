@@ -44,7 +44,8 @@ pub enum StartError {
     },
 }
 
-fn telemetry(cli: &Cli) -> Result<TelemetryClient, BuildError> {
+/// The client, and whether it pushes OTLP.
+fn telemetry(cli: &Cli) -> Result<(TelemetryClient, bool), BuildError> {
     let mut builder = TelemetryClient::builder("demo-node")
         .service_version(env!("CARGO_PKG_VERSION"))
         .node_role(cli.role.clone())
@@ -61,7 +62,8 @@ fn telemetry(cli: &Cli) -> Result<TelemetryClient, BuildError> {
     if cli.no_telemetry {
         builder = builder.disabled(true);
     }
-    builder.build()
+    let pushes = builder.config().otlp.is_some();
+    Ok((builder.build()?, pushes))
 }
 
 async fn bind(what: &'static str, addr: std::net::SocketAddr) -> Result<TcpListener, StartError> {
@@ -78,7 +80,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
         .apply_env(|name| std::env::var(name).ok())
         .map_err(BuildError::from)?;
     host_config.enabled &= !cli.no_host_metrics;
-    let client = telemetry(&cli)?;
+    let (client, pushes) = telemetry(&cli)?;
     let _host = HostMetrics::register(&client, host_config);
 
     let rpc_listener = bind("rpc", cli.rpc_addr).await?;
@@ -215,7 +217,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
                     mempool.pending(),
                     p2p.peer_count(),
                     prover.proved(),
-                    export_status(&client),
+                    export_status(&client, pushes),
                 );
             }
         }
@@ -251,8 +253,8 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
     Ok(())
 }
 
-/// `off`, `no export yet`, `ok (last 3s ago)` or `failing (N in a row)`.
-fn export_status(client: &TelemetryClient) -> String {
+/// `off`, `pull-only`, `no export yet`, `ok(last 3s ago)` or `failing(N in a row)`.
+fn export_status(client: &TelemetryClient, pushes: bool) -> String {
     let status = client.export_status();
     if !client.is_enabled() {
         return "off".into();
@@ -262,6 +264,7 @@ fn export_status(client: &TelemetryClient) -> String {
         status.consecutive_failures,
         status.last_success_unix,
     ) {
+        (0, _, _) if pushes => "no export yet".into(),
         (0, _, _) => "pull-only".into(),
         (_, 0, Some(at)) => {
             let now = SystemTime::now()
