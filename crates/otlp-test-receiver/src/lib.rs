@@ -12,27 +12,47 @@ use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
+    LogsService, LogsServiceServer,
+};
+pub use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
     MetricsService, MetricsServiceServer,
 };
 pub use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse;
-use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+pub use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
+pub use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
+pub use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_proto::tonic::metrics::v1::number_data_point;
 pub use opentelemetry_proto::tonic::metrics::v1::{metric, AggregationTemporality, Metric};
+pub use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 
 /// One request and its headers.
-type Delivery = (ExportMetricsServiceRequest, Vec<(String, String)>);
+type Delivery<R> = (R, Vec<(String, String)>);
 
-/// What a receiver got: each request, with its headers.
-#[derive(Clone, Default)]
-pub struct Received {
-    inner: Arc<Mutex<Vec<Delivery>>>,
+/// What a receiver got for one signal: each request, with its headers.
+#[derive(Clone)]
+pub struct Received<R = ExportMetricsServiceRequest> {
+    inner: Arc<Mutex<Vec<Delivery<R>>>>,
 }
 
-impl Received {
-    fn push(&self, request: ExportMetricsServiceRequest, headers: Vec<(String, String)>) {
+impl<R> Default for Received<R> {
+    fn default() -> Self {
+        Self {
+            inner: Arc::default(),
+        }
+    }
+}
+
+impl<R: Clone> Received<R> {
+    fn push(&self, request: R, headers: Vec<(String, String)>) {
         self.inner
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -45,7 +65,7 @@ impl Received {
     }
 
     /// The latest request.
-    pub fn last_request(&self) -> Option<ExportMetricsServiceRequest> {
+    pub fn last_request(&self) -> Option<R> {
         self.inner
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -64,7 +84,7 @@ impl Received {
     }
 
     /// Every request, oldest first.
-    pub fn requests(&self) -> Vec<ExportMetricsServiceRequest> {
+    pub fn requests(&self) -> Vec<R> {
         self.inner
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -86,14 +106,10 @@ impl Received {
     }
 }
 
-struct GrpcReceiver(Received);
+struct GrpcReceiver<R>(Received<R>);
 
-#[tonic::async_trait]
-impl MetricsService for GrpcReceiver {
-    async fn export(
-        &self,
-        request: tonic::Request<ExportMetricsServiceRequest>,
-    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+impl<R: Clone> GrpcReceiver<R> {
+    fn store(&self, request: tonic::Request<R>) {
         let headers = request
             .metadata()
             .clone()
@@ -102,19 +118,101 @@ impl MetricsService for GrpcReceiver {
             .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_owned()))
             .collect();
         self.0.push(request.into_inner(), headers);
+    }
+}
+
+#[tonic::async_trait]
+impl MetricsService for GrpcReceiver<ExportMetricsServiceRequest> {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportMetricsServiceRequest>,
+    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        self.store(request);
         Ok(tonic::Response::new(ExportMetricsServiceResponse {
             partial_success: None,
         }))
     }
 }
 
-/// A running receiver; stops when dropped.
+#[tonic::async_trait]
+impl TraceService for GrpcReceiver<ExportTraceServiceRequest> {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        self.store(request);
+        Ok(tonic::Response::new(ExportTraceServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
+#[tonic::async_trait]
+impl LogsService for GrpcReceiver<ExportLogsServiceRequest> {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportLogsServiceRequest>,
+    ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
+        self.store(request);
+        Ok(tonic::Response::new(ExportLogsServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
+/// What a receiver got, per signal.
+#[derive(Clone, Default)]
+struct Stores {
+    metrics: Received,
+    spans: Received<ExportTraceServiceRequest>,
+    logs: Received<ExportLogsServiceRequest>,
+}
+
+/// A running receiver of all three signals; stops when dropped.
 pub struct Receiver {
     /// Where it listens.
     pub addr: SocketAddr,
-    /// What it got.
+    /// The metrics it got.
     pub received: Received,
+    /// The spans it got.
+    pub spans: Received<ExportTraceServiceRequest>,
+    /// The log records it got.
+    pub logs: Received<ExportLogsServiceRequest>,
     runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Receiver {
+    fn new(addr: SocketAddr, stores: Stores, runtime: tokio::runtime::Runtime) -> Self {
+        Self {
+            addr,
+            received: stores.metrics,
+            spans: stores.spans,
+            logs: stores.logs,
+            runtime: Some(runtime),
+        }
+    }
+
+    /// Every span received so far.
+    pub fn all_spans(&self) -> Vec<Span> {
+        self.spans
+            .requests()
+            .into_iter()
+            .flat_map(|r| r.resource_spans)
+            .flat_map(|r| r.scope_spans)
+            .flat_map(|s| s.spans)
+            .collect()
+    }
+
+    /// Every log record received so far.
+    pub fn all_logs(&self) -> Vec<LogRecord> {
+        self.logs
+            .requests()
+            .into_iter()
+            .flat_map(|r| r.resource_logs)
+            .flat_map(|r| r.scope_logs)
+            .flat_map(|s| s.log_records)
+            .collect()
+    }
 }
 
 impl Drop for Receiver {
@@ -133,26 +231,30 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("test receiver setup")
 }
 
-/// An OTLP/gRPC receiver on `addr` (use port 0 for a free one).
+/// An OTLP/gRPC receiver of metrics, spans and logs on `addr` (use port 0 for a free one).
 pub fn grpc_receiver_on(addr: SocketAddr) -> Receiver {
     let runtime = runtime();
-    let received = Received::default();
+    let stores = Stores::default();
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind(addr))
         .expect("test receiver setup");
     let addr = listener.local_addr().expect("receiver address");
-    let service = MetricsServiceServer::new(GrpcReceiver(received.clone()))
-        .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
+    let gzip = tonic::codec::CompressionEncoding::Gzip;
     runtime.spawn(
         tonic::transport::Server::builder()
-            .add_service(service)
+            .add_service(
+                MetricsServiceServer::new(GrpcReceiver(stores.metrics.clone()))
+                    .accept_compressed(gzip),
+            )
+            .add_service(
+                TraceServiceServer::new(GrpcReceiver(stores.spans.clone())).accept_compressed(gzip),
+            )
+            .add_service(
+                LogsServiceServer::new(GrpcReceiver(stores.logs.clone())).accept_compressed(gzip),
+            )
             .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
     );
-    Receiver {
-        addr,
-        received,
-        runtime: Some(runtime),
-    }
+    Receiver::new(addr, stores, runtime)
 }
 
 /// An OTLP/gRPC receiver on a free loopback port.
@@ -163,7 +265,7 @@ pub fn grpc_receiver() -> Receiver {
 /// An OTLP/gRPC receiver serving TLS with `certificate` (PEM certificate, PEM key).
 pub fn grpc_tls_receiver(certificate: &(String, String)) -> Receiver {
     let runtime = runtime();
-    let received = Received::default();
+    let stores = Stores::default();
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .expect("test receiver setup");
@@ -172,17 +274,16 @@ pub fn grpc_tls_receiver(certificate: &(String, String)) -> Receiver {
     let server = tonic::transport::Server::builder()
         .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
         .expect("test receiver setup")
-        .add_service(MetricsServiceServer::new(GrpcReceiver(received.clone())))
+        .add_service(MetricsServiceServer::new(GrpcReceiver(
+            stores.metrics.clone(),
+        )))
         .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener));
     runtime.spawn(server);
-    Receiver {
-        addr,
-        received,
-        runtime: Some(runtime),
-    }
+    Receiver::new(addr, stores, runtime)
 }
 
-/// An OTLP/HTTP (protobuf) receiver answering `POST /v1/metrics`; gzip bodies accepted.
+/// An OTLP/HTTP (protobuf) receiver answering `POST /v1/metrics`, `/v1/traces` and
+/// `/v1/logs`; gzip bodies accepted.
 pub fn http_receiver() -> Receiver {
     http_receiver_with(None)
 }
@@ -207,12 +308,12 @@ pub fn http_tls_receiver(certificate: &(String, String)) -> Receiver {
 
 fn http_receiver_with(tls: Option<tokio_rustls::TlsAcceptor>) -> Receiver {
     let runtime = runtime();
-    let received = Received::default();
+    let stores = Stores::default();
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .expect("test receiver setup");
     let addr = listener.local_addr().expect("receiver address");
-    let store = received.clone();
+    let store = stores.clone();
     runtime.spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
@@ -232,14 +333,10 @@ fn http_receiver_with(tls: Option<tokio_rustls::TlsAcceptor>) -> Receiver {
             });
         }
     });
-    Receiver {
-        addr,
-        received,
-        runtime: Some(runtime),
-    }
+    Receiver::new(addr, stores, runtime)
 }
 
-async fn serve_otlp_http<I>(io: I, store: Received)
+async fn serve_otlp_http<I>(io: I, store: Stores)
 where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
@@ -253,21 +350,45 @@ where
         .await;
 }
 
-/// Decodes one OTLP/HTTP request: 404 off `/v1/metrics`, 400 for a body that is not an
-/// (optionally gzipped) `ExportMetricsServiceRequest`.
+/// Answers one OTLP/HTTP request by its signal's path; 404 off the three paths.
 async fn answer_otlp_http(
     request: hyper::Request<hyper::body::Incoming>,
-    store: &Received,
+    store: &Stores,
 ) -> hyper::Response<Full<Bytes>> {
-    let status = |code: u16| {
-        let mut response = hyper::Response::new(Full::new(Bytes::new()));
-        *response.status_mut() =
-            hyper::StatusCode::from_u16(code).unwrap_or(hyper::StatusCode::BAD_REQUEST);
-        response
-    };
-    if request.uri().path() != "/v1/metrics" {
-        return status(404);
+    match request.uri().path() {
+        "/v1/metrics" => {
+            decode_otlp_http(
+                request,
+                &store.metrics,
+                ExportMetricsServiceResponse::default(),
+            )
+            .await
+        }
+        "/v1/traces" => {
+            decode_otlp_http(request, &store.spans, ExportTraceServiceResponse::default()).await
+        }
+        "/v1/logs" => {
+            decode_otlp_http(request, &store.logs, ExportLogsServiceResponse::default()).await
+        }
+        _ => http_status(404),
     }
+}
+
+fn http_status(code: u16) -> hyper::Response<Full<Bytes>> {
+    let mut response = hyper::Response::new(Full::new(Bytes::new()));
+    *response.status_mut() =
+        hyper::StatusCode::from_u16(code).unwrap_or(hyper::StatusCode::BAD_REQUEST);
+    response
+}
+
+/// Decodes one OTLP/HTTP request into `store`: 400 for a body that is not an (optionally
+/// gzipped) `R`; `reply` is the answer.
+async fn decode_otlp_http<R: Message + Default + Clone>(
+    request: hyper::Request<hyper::body::Incoming>,
+    store: &Received<R>,
+    reply: impl Message,
+) -> hyper::Response<Full<Bytes>> {
+    let status = http_status;
     let headers: Vec<(String, String)> = request
         .headers()
         .iter()
@@ -292,15 +413,11 @@ async fn answer_otlp_http(
     } else {
         body
     };
-    let Ok(decoded) = ExportMetricsServiceRequest::decode(body) else {
+    let Ok(decoded) = R::decode(body) else {
         return status(400);
     };
     store.push(decoded, headers);
-    let reply = ExportMetricsServiceResponse {
-        partial_success: None,
-    }
-    .encode_to_vec();
-    let mut response = hyper::Response::new(Full::new(Bytes::from(reply)));
+    let mut response = hyper::Response::new(Full::new(Bytes::from(reply.encode_to_vec())));
     response.headers_mut().insert(
         "content-type",
         hyper::header::HeaderValue::from_static("application/x-protobuf"),

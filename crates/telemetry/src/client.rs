@@ -15,8 +15,9 @@ use crate::definition::MetricInfo;
 use crate::errors::{BuildError, FlushError, ShutdownError};
 use crate::health::{ExportStatus, Freshness, FreshnessRegistry, Health};
 use crate::meter::ComponentMeter;
-use crate::otlp::InstrumentedExporter;
+use crate::otlp::{ExportContext, InstrumentedExporter};
 use crate::resource;
+use crate::tracing_pipeline::TracingPipeline;
 
 /// The telemetry handle a node hands to its components. Cheap to clone.
 ///
@@ -76,6 +77,7 @@ impl Shared {
 
 struct Pipeline {
     provider: SdkMeterProvider,
+    tracing: TracingPipeline,
     shared: Arc<Shared>,
     freshness: FreshnessRegistry,
     bridge: Option<BridgeHandle>,
@@ -139,27 +141,64 @@ impl TelemetryClient {
             .unwrap_or_default()
     }
 
-    /// Collects and pushes now (blocks until the export finished or failed).
+    /// Collects and pushes metrics, spans and log records now (blocks until the exports
+    /// finished or failed).
     pub fn force_flush(&self) -> Result<(), FlushError> {
         match &self.pipeline {
             None => Ok(()),
             Some(pipeline) => {
                 let provider = pipeline.provider.clone();
-                run_bounded(pipeline.shutdown_timeout, move || provider.force_flush()).map_err(
-                    |error| match error {
-                        Bounded::Timeout(timeout) => FlushError::Timeout(timeout),
-                        Bounded::Sdk(message) => FlushError::Sdk(message),
-                    },
-                )
+                let tracing = pipeline.tracing.clone();
+                let flush = move || tracing.force_flush().and(provider.force_flush());
+                run_bounded(pipeline.shutdown_timeout, flush).map_err(|error| match error {
+                    Bounded::Timeout(timeout) => FlushError::Timeout(timeout),
+                    Bounded::Sdk(message) => FlushError::Sdk(message),
+                })
             }
         }
     }
 
-    /// Installs this client's provider as the OpenTelemetry global meter provider, for
-    /// libraries that use `opentelemetry::global`. Opt-in; nothing is global otherwise.
+    /// Installs this client's providers as the OpenTelemetry global meter and tracer
+    /// providers, for libraries that use `opentelemetry::global`. Opt-in; nothing is global
+    /// otherwise.
     pub fn install_global(&self) {
         if let Some(pipeline) = &self.pipeline {
             opentelemetry::global::set_meter_provider(pipeline.provider.clone());
+            if let Some(tracer) = pipeline.tracing.tracer_provider() {
+                opentelemetry::global::set_tracer_provider(tracer.clone());
+            }
+        }
+    }
+
+    /// The `tracing` layer that carries spans and log events to OTLP, over the client's
+    /// configuration (`OTEL_TRACES_*`, `OTEL_LOGS_*`, sampling, batching).
+    ///
+    /// - Spans become OpenTelemetry spans; events become OpenTelemetry log records, with
+    ///   the trace and span id of the span they were written in.
+    /// - The spans and events of the export path (hyper, h2, tonic, tower, reqwest,
+    ///   rustls, opentelemetry) are never exported, whatever the subscriber's filter lets
+    ///   through: exporting them would feed the export with its own logs.
+    /// - On the no-op client, or with both signals off, it is `tracing-subscriber`'s
+    ///   `Identity` layer: it does nothing, and leaves the other layers' filters alone.
+    ///
+    /// ```
+    /// use tracing_subscriber::layer::SubscriberExt;
+    ///
+    /// let client = telemetry::TelemetryClient::builder("my-node").build()?;
+    /// let subscriber = tracing_subscriber::registry().with(client.tracing_layer());
+    /// tracing::subscriber::with_default(subscriber, || {
+    ///     let _span = tracing::info_span!("block.produce", block.height = 7).entered();
+    ///     tracing::info!("block sealed"); // a log record, inside the block's trace
+    /// });
+    /// # Ok::<(), telemetry::BuildError>(())
+    /// ```
+    pub fn tracing_layer<S>(&self) -> Box<dyn tracing_subscriber::Layer<S> + Send + Sync + 'static>
+    where
+        S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a> + Send + Sync,
+    {
+        match &self.pipeline {
+            Some(pipeline) => pipeline.tracing.layer(),
+            None => Box::new(tracing_subscriber::layer::Identity::new()),
         }
     }
 
@@ -186,13 +225,14 @@ impl Pipeline {
             return result.clone();
         }
         let provider = self.provider.clone();
-        let result =
-            run_bounded(self.shutdown_timeout, move || provider.shutdown()).map_err(|error| {
-                match error {
-                    Bounded::Timeout(timeout) => ShutdownError::Timeout(timeout),
-                    Bounded::Sdk(message) => ShutdownError::Sdk(message),
-                }
-            });
+        let tracing = self.tracing.clone();
+        let timeout = self.shutdown_timeout;
+        // Spans and logs first: their last exports are counted in the metrics' last one.
+        let shutdown = move || tracing.shutdown(timeout).and(provider.shutdown());
+        let result = run_bounded(self.shutdown_timeout, shutdown).map_err(|error| match error {
+            Bounded::Timeout(timeout) => ShutdownError::Timeout(timeout),
+            Bounded::Sdk(message) => ShutdownError::Sdk(message),
+        });
         if let Some(bridge) = &self.bridge {
             bridge.stop();
         }
@@ -310,9 +350,29 @@ impl TelemetryBuilder {
         self
     }
 
-    /// Pushes OTLP as `otlp` says.
+    /// Pushes metrics over OTLP as `otlp` says.
     pub fn otlp(mut self, otlp: OtlpConfig) -> Self {
         self.config.otlp = Some(otlp);
+        self
+    }
+
+    /// Pushes spans over OTLP as `otlp` says (for HTTP, the full URL ending `/v1/traces`).
+    /// They come from [`TelemetryClient::tracing_layer`].
+    pub fn traces(mut self, otlp: OtlpConfig) -> Self {
+        self.config.traces = Some(otlp);
+        self
+    }
+
+    /// Pushes log records over OTLP as `otlp` says (for HTTP, the full URL ending
+    /// `/v1/logs`). They come from [`TelemetryClient::tracing_layer`].
+    pub fn logs(mut self, otlp: OtlpConfig) -> Self {
+        self.config.logs = Some(otlp);
+        self
+    }
+
+    /// Sets sampling and the span and log batch processors.
+    pub fn tracing(mut self, tracing: crate::TracingConfig) -> Self {
+        self.config.tracing = tracing;
         self
     }
 
@@ -376,8 +436,12 @@ impl TelemetryBuilder {
         let has_reader = self.reader.is_some();
         #[cfg(not(feature = "testing"))]
         let has_reader = false;
-        if config.disabled || (config.otlp.is_none() && config.prometheus.is_none() && !has_reader)
-        {
+        let exports_nothing = config.otlp.is_none()
+            && config.traces.is_none()
+            && config.logs.is_none()
+            && config.prometheus.is_none()
+            && !has_reader;
+        if config.disabled || exports_nothing {
             tracing::info!(
                 disabled = config.disabled,
                 "telemetry is off (no exporter configured)"
@@ -404,8 +468,9 @@ impl TelemetryBuilder {
 
         let limits: Limits = Arc::default();
         let view_limits = limits.clone();
+        let resource = resource::build(&config);
         let mut builder = SdkMeterProvider::builder()
-            .with_resource(resource::build(&config))
+            .with_resource(resource.clone())
             .with_view(move |instrument: &opentelemetry_sdk::metrics::Instrument| {
                 let limit = *view_limits.read().ok()?.get(instrument.name())?;
                 Stream::builder().with_cardinality_limit(limit).build().ok()
@@ -433,8 +498,11 @@ impl TelemetryBuilder {
         if let Some(otlp) = &config.otlp {
             let exporter = InstrumentedExporter::build(
                 otlp,
-                config.export_timeout,
-                runtime.handle().clone(),
+                ExportContext::new(
+                    &otlp.endpoint,
+                    config.export_timeout,
+                    runtime.handle().clone(),
+                ),
                 health_cell.clone(),
             )?;
             builder = builder.with_reader(
@@ -451,10 +519,17 @@ impl TelemetryBuilder {
         }
         let provider = builder.build();
 
-        let health = Arc::new(Health::new(&ComponentMeter::pipeline(
+        let own_meter = ComponentMeter::pipeline(
             provider.meter_with_scope(scope("telemetry")),
             limits.clone(),
-        )));
+        );
+        let health = Arc::new(Health::new(&own_meter));
+        let tracing = TracingPipeline::build(&config, &resource, runtime.handle(), &own_meter)?;
+        for (signal, otlp) in [("traces", &config.traces), ("logs", &config.logs)] {
+            if let Some(otlp) = otlp {
+                tracing::info!(signal, endpoint = %otlp.endpoint, protocol = ?otlp.protocol, "OTLP push configured");
+            }
+        }
         let _ = health_cell.set(health.clone());
         let plain_histograms = PlainHistograms::default();
         let bridge = match (listener, &config.prometheus) {
@@ -492,6 +567,7 @@ impl TelemetryBuilder {
         Ok(TelemetryClient {
             pipeline: Some(Arc::new(Pipeline {
                 provider,
+                tracing,
                 shared,
                 freshness,
                 bridge,

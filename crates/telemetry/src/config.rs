@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use opentelemetry_sdk::metrics::Temporality;
 
+use crate::tracing_config::TracingConfig;
+
 /// An invalid configuration value, or a resource the configuration names that cannot be had.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -165,8 +167,16 @@ pub struct TelemetryConfig {
     pub node_role: Option<String>,
     /// Further resource attributes (`OTEL_RESOURCE_ATTRIBUTES`).
     pub resource_attributes: Vec<(String, String)>,
-    /// OTLP push, when configured.
+    /// OTLP push of metrics, when configured.
     pub otlp: Option<OtlpConfig>,
+    /// OTLP push of spans (`OTEL_EXPORTER_OTLP_TRACES_*`, or the generic variables unless
+    /// `OTEL_TRACES_EXPORTER=none`), when configured.
+    pub traces: Option<OtlpConfig>,
+    /// OTLP push of log records (`OTEL_EXPORTER_OTLP_LOGS_*`, or the generic variables
+    /// unless `OTEL_LOGS_EXPORTER=none`), when configured.
+    pub logs: Option<OtlpConfig>,
+    /// Sampling and the span and log batch processors.
+    pub tracing: TracingConfig,
     /// Prometheus pull bridge, when configured.
     pub prometheus: Option<PrometheusConfig>,
     /// `OTEL_METRIC_EXPORT_INTERVAL`.
@@ -192,6 +202,9 @@ impl TelemetryConfig {
             node_role: None,
             resource_attributes: Vec::new(),
             otlp: None,
+            traces: None,
+            logs: None,
+            tracing: TracingConfig::default(),
             prometheus: None,
             export_interval: Duration::from_secs(60),
             export_timeout: Duration::from_secs(30),
@@ -242,71 +255,27 @@ impl TelemetryConfig {
     }
 
     fn apply_otlp_env(&mut self, var: &impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
-        let protocol = match var("OTEL_EXPORTER_OTLP_PROTOCOL") {
-            Some(v) => Some(parse_protocol(&v)?),
-            None => None,
-        };
-        let endpoint = if let Some(v) = var("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT") {
-            validate_endpoint("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", &v)?;
-            Some(v)
-        } else if let Some(v) = var("OTEL_EXPORTER_OTLP_ENDPOINT") {
-            validate_endpoint("OTEL_EXPORTER_OTLP_ENDPOINT", &v)?;
-            let protocol = protocol.or(self.otlp.as_ref().map(|o| o.protocol));
-            Some(match protocol.unwrap_or(Protocol::Grpc) {
-                Protocol::Grpc => v,
-                // The generic endpoint is a base URL: HTTP appends the signal path.
-                Protocol::HttpProtobuf => format!("{}/v1/metrics", v.trim_end_matches('/')),
-            })
-        } else {
-            None
-        };
-        let otlp = match (self.otlp.take(), endpoint) {
-            (Some(mut otlp), Some(endpoint)) => {
-                otlp.endpoint = endpoint;
-                Some(otlp)
-            }
-            (None, Some(endpoint)) => Some(OtlpConfig::grpc(endpoint)),
-            (otlp, None) => otlp,
-        };
-        let Some(mut otlp) = otlp else {
-            return Ok(());
-        };
-        if let Some(protocol) = protocol {
-            otlp.protocol = protocol;
-        }
-        if let Some(v) = var("OTEL_EXPORTER_OTLP_HEADERS") {
-            otlp.headers = parse_key_values("OTEL_EXPORTER_OTLP_HEADERS", &v, true)?;
-        }
-        if let Some(v) = var("OTEL_EXPORTER_OTLP_TIMEOUT") {
-            otlp.timeout = parse_millis("OTEL_EXPORTER_OTLP_TIMEOUT", &v)?;
-        }
-        if let Some(v) = var("OTEL_EXPORTER_OTLP_COMPRESSION") {
-            otlp.compression = match v.trim().to_ascii_lowercase().as_str() {
-                "gzip" => Compression::Gzip,
-                "none" => Compression::None,
-                _ => {
-                    return Err(ConfigError::invalid(
-                        "OTEL_EXPORTER_OTLP_COMPRESSION",
+        self.otlp = signal_otlp(var, Signal::Metrics, self.otlp.take())?;
+        if let Some(otlp) = &mut self.otlp {
+            if let Some(v) = var("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE") {
+                otlp.temporality = v.trim().parse().map_err(|()| {
+                    ConfigError::invalid(
+                        "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
                         &v,
-                        "expected gzip or none",
-                    ))
-                }
-            };
+                        "expected cumulative, delta or lowmemory",
+                    )
+                })?;
+            }
         }
-        if let Some(v) = var("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE") {
-            otlp.temporality = v.trim().parse().map_err(|()| {
-                ConfigError::invalid(
-                    "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
-                    &v,
-                    "expected cumulative, delta or lowmemory",
-                )
-            })?;
-        }
-        if let Some(v) = var("OTEL_EXPORTER_OTLP_CERTIFICATE") {
-            otlp.ca_certificate = Some(PathBuf::from(v));
-        }
-        self.otlp = Some(otlp);
-        Ok(())
+        self.traces = match exporter_choice(var, "OTEL_TRACES_EXPORTER")? {
+            false => None,
+            true => signal_otlp(var, Signal::Traces, self.traces.take())?,
+        };
+        self.logs = match exporter_choice(var, "OTEL_LOGS_EXPORTER")? {
+            false => None,
+            true => signal_otlp(var, Signal::Logs, self.logs.take())?,
+        };
+        self.tracing.apply_env(var)
     }
 
     fn apply_prometheus_env(
@@ -377,22 +346,28 @@ impl TelemetryConfig {
                 "must be positive",
             ));
         }
-        if let Some(otlp) = &self.otlp {
-            validate_endpoint("otlp.endpoint", &otlp.endpoint)?;
+        for (setting, otlp) in [
+            ("otlp", &self.otlp),
+            ("traces", &self.traces),
+            ("logs", &self.logs),
+        ] {
+            let Some(otlp) = otlp else { continue };
+            validate_endpoint(&format!("{setting}.endpoint"), &otlp.endpoint)?;
             if otlp.timeout.is_zero() {
                 return Err(ConfigError::invalid(
-                    "otlp.timeout",
+                    &format!("{setting}.timeout"),
                     "0",
                     "must be positive",
                 ));
             }
             for (key, value) in &otlp.headers {
-                validate_header("otlp.headers", key, value)?;
+                validate_header(&format!("{setting}.headers"), key, value)?;
             }
             if let Some(path) = &otlp.ca_certificate {
                 read_ca_certificate(path)?;
             }
         }
+        self.tracing.validate()?;
         if let Some(prometheus) = &self.prometheus {
             if prometheus.max_connections == 0 {
                 return Err(ConfigError::invalid(
@@ -413,11 +388,132 @@ impl TelemetryConfig {
     }
 }
 
+/// The OTLP signals, each with its own `OTEL_EXPORTER_OTLP_<SIGNAL>_*` variables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signal {
+    Metrics,
+    Traces,
+    Logs,
+}
+
+impl Signal {
+    /// The infix of the signal's variables.
+    fn infix(self) -> &'static str {
+        match self {
+            Signal::Metrics => "METRICS",
+            Signal::Traces => "TRACES",
+            Signal::Logs => "LOGS",
+        }
+    }
+
+    /// The path HTTP appends to the generic endpoint.
+    fn path(self) -> &'static str {
+        match self {
+            Signal::Metrics => "/v1/metrics",
+            Signal::Traces => "/v1/traces",
+            Signal::Logs => "/v1/logs",
+        }
+    }
+}
+
+/// `OTEL_TRACES_EXPORTER` / `OTEL_LOGS_EXPORTER`: whether the signal is pushed over OTLP
+/// (`otlp`, the default) or not at all (`none`).
+fn exporter_choice(
+    var: &impl Fn(&str) -> Option<String>,
+    variable: &str,
+) -> Result<bool, ConfigError> {
+    match var(variable) {
+        None => Ok(true),
+        Some(v) => match v.trim().to_ascii_lowercase().as_str() {
+            "otlp" => Ok(true),
+            "none" => Ok(false),
+            _ => Err(ConfigError::invalid(variable, &v, "expected otlp or none")),
+        },
+    }
+}
+
+/// One signal's OTLP settings from the environment over `current`: the signal's own
+/// variable wins over the generic `OTEL_EXPORTER_OTLP_*` one. `None` when no endpoint is
+/// configured for the signal anywhere.
+fn signal_otlp(
+    var: &impl Fn(&str) -> Option<String>,
+    signal: Signal,
+    current: Option<OtlpConfig>,
+) -> Result<Option<OtlpConfig>, ConfigError> {
+    // The signal's variable when set, else the generic one; with the name of the one read.
+    let pick = |setting: &str| {
+        let own = format!("OTEL_EXPORTER_OTLP_{}_{setting}", signal.infix());
+        match var(&own) {
+            Some(value) => Some((own, value)),
+            None => {
+                let generic = format!("OTEL_EXPORTER_OTLP_{setting}");
+                var(&generic).map(|value| (generic, value))
+            }
+        }
+    };
+    let protocol = match pick("PROTOCOL") {
+        Some((variable, v)) => Some(parse_protocol(&variable, &v)?),
+        None => None,
+    };
+    let own_endpoint = format!("OTEL_EXPORTER_OTLP_{}_ENDPOINT", signal.infix());
+    let endpoint = if let Some(v) = var(&own_endpoint) {
+        validate_endpoint(&own_endpoint, &v)?;
+        Some(v)
+    } else if let Some(v) = var("OTEL_EXPORTER_OTLP_ENDPOINT") {
+        validate_endpoint("OTEL_EXPORTER_OTLP_ENDPOINT", &v)?;
+        let protocol = protocol.or(current.as_ref().map(|o| o.protocol));
+        Some(match protocol.unwrap_or(Protocol::Grpc) {
+            Protocol::Grpc => v,
+            // The generic endpoint is a base URL: HTTP appends the signal path.
+            Protocol::HttpProtobuf => format!("{}{}", v.trim_end_matches('/'), signal.path()),
+        })
+    } else {
+        None
+    };
+    let otlp = match (current, endpoint) {
+        (Some(mut otlp), Some(endpoint)) => {
+            otlp.endpoint = endpoint;
+            Some(otlp)
+        }
+        (None, Some(endpoint)) => Some(OtlpConfig::grpc(endpoint)),
+        (otlp, None) => otlp,
+    };
+    let Some(mut otlp) = otlp else {
+        return Ok(None);
+    };
+    if let Some(protocol) = protocol {
+        otlp.protocol = protocol;
+    }
+    if let Some((variable, v)) = pick("HEADERS") {
+        otlp.headers = parse_key_values(&variable, &v, true)?;
+    }
+    if let Some((variable, v)) = pick("TIMEOUT") {
+        otlp.timeout = parse_millis(&variable, &v)?;
+    }
+    if let Some((variable, v)) = pick("COMPRESSION") {
+        otlp.compression = match v.trim().to_ascii_lowercase().as_str() {
+            "gzip" => Compression::Gzip,
+            "none" => Compression::None,
+            _ => return Err(ConfigError::invalid(&variable, &v, "expected gzip or none")),
+        };
+    }
+    if let Some((variable, v)) = pick("CERTIFICATE") {
+        // Checked now, so that the error names the variable that was set.
+        read_ca_certificate_of(&variable, std::path::Path::new(&v))?;
+        otlp.ca_certificate = Some(PathBuf::from(v));
+    }
+    Ok(Some(otlp))
+}
+
 /// Reads the PEM CA certificate named by `OTEL_EXPORTER_OTLP_CERTIFICATE`.
 pub(crate) fn read_ca_certificate(path: &std::path::Path) -> Result<Vec<u8>, ConfigError> {
+    read_ca_certificate_of("OTEL_EXPORTER_OTLP_CERTIFICATE", path)
+}
+
+/// Reads the PEM CA certificate at `path`, named by `variable`.
+fn read_ca_certificate_of(variable: &str, path: &std::path::Path) -> Result<Vec<u8>, ConfigError> {
     let shown = path.display().to_string();
-    let invalid =
-        |reason: String| ConfigError::invalid("OTEL_EXPORTER_OTLP_CERTIFICATE", &shown, reason);
+    let invalid = |reason: String| ConfigError::invalid(variable, &shown, reason);
     let metadata = std::fs::metadata(path).map_err(|e| invalid(format!("cannot read it: {e}")))?;
     if !metadata.is_file() {
         return Err(invalid("not a regular file".into()));
@@ -425,19 +521,9 @@ pub(crate) fn read_ca_certificate(path: &std::path::Path) -> Result<Vec<u8>, Con
     if metadata.len() > 1 << 20 {
         return Err(invalid("larger than 1 MiB: not a CA certificate".into()));
     }
-    let pem = std::fs::read(path).map_err(|e| {
-        ConfigError::invalid(
-            "OTEL_EXPORTER_OTLP_CERTIFICATE",
-            &shown,
-            format!("cannot read it: {e}"),
-        )
-    })?;
+    let pem = std::fs::read(path).map_err(|e| invalid(format!("cannot read it: {e}")))?;
     if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
-        return Err(ConfigError::invalid(
-            "OTEL_EXPORTER_OTLP_CERTIFICATE",
-            &shown,
-            "holds no PEM certificate",
-        ));
+        return Err(invalid("holds no PEM certificate".into()));
     }
     Ok(pem)
 }
@@ -467,7 +553,7 @@ fn parse_bool(variable: &str, value: &str) -> Result<bool, ConfigError> {
     }
 }
 
-fn parse_millis(variable: &str, value: &str) -> Result<Duration, ConfigError> {
+pub(crate) fn parse_millis(variable: &str, value: &str) -> Result<Duration, ConfigError> {
     match value.trim().parse::<u64>() {
         Ok(0) => Err(ConfigError::invalid(
             variable,
@@ -483,17 +569,17 @@ fn parse_millis(variable: &str, value: &str) -> Result<Duration, ConfigError> {
     }
 }
 
-fn parse_protocol(value: &str) -> Result<Protocol, ConfigError> {
+fn parse_protocol(variable: &str, value: &str) -> Result<Protocol, ConfigError> {
     match value.trim() {
         "grpc" => Ok(Protocol::Grpc),
         "http/protobuf" => Ok(Protocol::HttpProtobuf),
         "http/json" => Err(ConfigError::invalid(
-            "OTEL_EXPORTER_OTLP_PROTOCOL",
+            variable,
             value,
             "http/json is not supported; use grpc or http/protobuf",
         )),
         _ => Err(ConfigError::invalid(
-            "OTEL_EXPORTER_OTLP_PROTOCOL",
+            variable,
             value,
             "expected grpc or http/protobuf",
         )),

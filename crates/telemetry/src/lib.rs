@@ -76,10 +76,14 @@ mod meter;
 mod observable;
 mod otlp;
 mod prometheus_name;
+mod propagation;
 mod resource;
 mod self_telemetry;
+mod signal_export;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod tracing_config;
+mod tracing_pipeline;
 
 pub use attributes::{
     attribute_enum, unbounded_attribute, Attribute, AttributeInfo, AttributeSet, AttributeValues,
@@ -104,7 +108,9 @@ pub use instruments::{
 pub use observable::{
     Callback, Observable, ObservableCounter, ObservableGauge, ObservableUpDownCounter, Observer,
 };
+pub use propagation::TraceContext;
 pub use resource::NODE_ROLE_KEY;
+pub use tracing_config::{BatchConfig, Sampler, TracingConfig};
 
 /// Declares a component's metrics: one struct, one field per metric.
 ///

@@ -7,7 +7,10 @@
 //! dashboards built for other OpenTelemetry SDKs work here too. The rest sits under the
 //! SDK's own neutral prefix, `telemetry.*`. Nothing is placed under the node's namespace.
 
-use crate::{Counter, Gauge, Histogram, Metrics, ObservableGauge, Unbounded};
+use crate::{
+    Counter, Gauge, Histogram, Metrics, ObservableGauge, ObservableUpDownCounter, Unbounded,
+    UpDownCounter,
+};
 
 crate::attribute_enum! {
     /// The metric exporter an export went through (`otel.component.type`).
@@ -133,4 +136,104 @@ pub(crate) struct FreshnessMetrics {
     /// observations.
     #[metric(unit = "s")]
     pub(crate) last_update: ObservableGauge<f64, (Unbounded<SourceName>,)>,
+}
+
+crate::attribute_enum! {
+    /// The span exporter an export went through (`otel.component.type`).
+    pub enum SpanExporterType: "otel.component.type" {
+        /// OTLP over gRPC.
+        OtlpGrpc => "otlp_grpc_span_exporter",
+        /// OTLP over HTTP/protobuf.
+        OtlpHttp => "otlp_http_span_exporter",
+    }
+}
+
+crate::attribute_enum! {
+    /// The log record exporter an export went through (`otel.component.type`).
+    pub enum LogExporterType: "otel.component.type" {
+        /// OTLP over gRPC.
+        OtlpGrpc => "otlp_grpc_log_exporter",
+        /// OTLP over HTTP/protobuf.
+        OtlpHttp => "otlp_http_log_exporter",
+    }
+}
+
+crate::attribute_enum! {
+    /// Why a batch processor did not pass a record on (`error.type`; absent when it did).
+    pub enum ProcessorError: "error.type" {
+        /// The queue was full: the record was dropped, the caller did not wait.
+        QueueFull => "queue_full",
+        /// The pipeline was already shut down.
+        AlreadyShutdown => "already_shutdown",
+    }
+}
+
+crate::attribute_enum! {
+    /// The signal an export carried (`telemetry.signal`).
+    pub enum Signal: "telemetry.signal" {
+        /// Spans.
+        Traces => "traces",
+        /// Log records.
+        Logs => "logs",
+    }
+}
+
+/// The span pipeline's semantic-convention metrics. Spans the sampler drops are never
+/// recorded, so they are not counted here.
+#[derive(Metrics)]
+#[metrics(prefix = "otel.sdk")]
+pub(crate) struct SpanMetrics {
+    /// Sampled spans started.
+    #[metric(name = "span.started", unit = "{span}")]
+    pub(crate) started: Counter<u64, ()>,
+    /// Sampled spans started and not yet ended.
+    #[metric(name = "span.live", unit = "{span}")]
+    pub(crate) live: UpDownCounter<i64, ()>,
+    /// Ended spans the batch processor handed to the exporter; with `error.type`, the ones
+    /// it dropped instead (a full queue, or after shutdown).
+    #[metric(name = "processor.span.processed", unit = "{span}")]
+    pub(crate) processed: Counter<u64, (Option<ProcessorError>,)>,
+    /// Spans waiting in the batch processor's queue or being exported.
+    #[metric(name = "processor.span.queue.size", unit = "{span}")]
+    pub(crate) queue_size: ObservableUpDownCounter<i64, ()>,
+    /// Spans the batch processor's queue holds at most.
+    #[metric(name = "processor.span.queue.capacity", unit = "{span}")]
+    pub(crate) queue_capacity: ObservableUpDownCounter<i64, ()>,
+    /// Spans the exporter tried to send, by exporter; `error.type` is set on those whose
+    /// export failed.
+    #[metric(name = "exporter.span.exported", unit = "{span}")]
+    pub(crate) exported: Counter<u64, (SpanExporterType, Option<ErrorType>)>,
+}
+
+/// The log pipeline's semantic-convention metrics.
+#[derive(Metrics)]
+#[metrics(prefix = "otel.sdk")]
+pub(crate) struct LogMetrics {
+    /// Log records emitted to the log pipeline.
+    #[metric(name = "log.created", unit = "{log_record}")]
+    pub(crate) created: Counter<u64, ()>,
+    /// Log records the batch processor handed to the exporter; with `error.type`, the ones
+    /// it dropped instead (a full queue, or after shutdown).
+    #[metric(name = "processor.log.processed", unit = "{log_record}")]
+    pub(crate) processed: Counter<u64, (Option<ProcessorError>,)>,
+    /// Log records waiting in the batch processor's queue or being exported.
+    #[metric(name = "processor.log.queue.size", unit = "{log_record}")]
+    pub(crate) queue_size: ObservableUpDownCounter<i64, ()>,
+    /// Log records the batch processor's queue holds at most.
+    #[metric(name = "processor.log.queue.capacity", unit = "{log_record}")]
+    pub(crate) queue_capacity: ObservableUpDownCounter<i64, ()>,
+    /// Log records the exporter tried to send, by exporter; `error.type` is set on those
+    /// whose export failed.
+    #[metric(name = "exporter.log.exported", unit = "{log_record}")]
+    pub(crate) exported: Counter<u64, (LogExporterType, Option<ErrorType>)>,
+}
+
+/// Export requests of the span and log pipelines, where no semantic convention exists
+/// (the metric pipeline's are the count of `otel.sdk.exporter.operation.duration`).
+#[derive(Metrics)]
+#[metrics(prefix = "telemetry")]
+pub(crate) struct SignalExportMetrics {
+    /// Export requests, by signal; `error.type` is set on the failed ones.
+    #[metric(unit = "{request}")]
+    pub(crate) exports: Counter<u64, (Signal, Option<ErrorType>)>,
 }

@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use opentelemetry_sdk::metrics::Temporality;
-use telemetry::{BridgeAuth, Compression, ConfigError, Protocol, TelemetryConfig};
+use telemetry::{
+    BatchConfig, BridgeAuth, Compression, ConfigError, Protocol, Sampler, TelemetryConfig,
+};
 
 /// Environment variables as (name, value) pairs.
 type Vars<'a> = &'a [(&'a str, &'a str)];
@@ -195,6 +197,90 @@ fn valid_values() {
             ],
             |c| c.otlp.is_none() && !c.disabled,
         ),
+        // Traces and logs: the generic endpoint serves all three signals; HTTP appends
+        // each signal's path; a signal's own variables win; `none` turns one off.
+        (
+            &[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318/"),
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+                ("OTEL_EXPORTER_OTLP_LOGS_TIMEOUT", "1500"),
+            ],
+            |c| {
+                c.otlp.as_ref().unwrap().endpoint == "http://c:4318/v1/metrics"
+                    && c.traces.as_ref().unwrap().endpoint == "http://c:4318/v1/traces"
+                    && c.logs.as_ref().unwrap().endpoint == "http://c:4318/v1/logs"
+                    && c.logs.as_ref().unwrap().timeout == Duration::from_millis(1500)
+                    && c.traces.as_ref().unwrap().timeout == Duration::from_secs(10)
+            },
+        ),
+        (
+            &[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317"),
+                ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "https://t:443/x"),
+                ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf"),
+                ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "k=v"),
+                ("OTEL_EXPORTER_OTLP_HEADERS", "g=1"),
+                ("OTEL_LOGS_EXPORTER", "none"),
+            ],
+            |c| {
+                let t = c.traces.as_ref().unwrap();
+                t.endpoint == "https://t:443/x"
+                    && t.protocol == Protocol::HttpProtobuf
+                    && t.headers == [("k".to_owned(), "v".to_owned())]
+                    && c.otlp.as_ref().unwrap().headers == [("g".to_owned(), "1".to_owned())]
+                    && c.otlp.as_ref().unwrap().protocol == Protocol::Grpc
+                    && c.logs.is_none()
+            },
+        ),
+        (
+            &[("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://l:4317")],
+            |c| c.logs.is_some() && c.traces.is_none() && c.otlp.is_none(),
+        ),
+        (
+            &[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317"),
+                ("OTEL_TRACES_EXPORTER", "none"),
+            ],
+            |c| c.traces.is_none() && c.logs.is_some() && c.otlp.is_some(),
+        ),
+        (
+            &[
+                ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+                ("OTEL_TRACES_SAMPLER_ARG", "0.25"),
+            ],
+            |c| c.tracing.sampler == Sampler::ParentBasedTraceIdRatio(0.25),
+        ),
+        (&[("OTEL_TRACES_SAMPLER", "traceidratio")], |c| {
+            c.tracing.sampler == Sampler::TraceIdRatio(1.0)
+        }),
+        (&[("OTEL_TRACES_SAMPLER", "always_off")], |c| {
+            c.tracing.sampler == Sampler::AlwaysOff
+        }),
+        (&[], |c| {
+            c.tracing.sampler == Sampler::ParentBasedAlwaysOn
+                && c.tracing.spans == BatchConfig::spans()
+                && c.tracing.logs == BatchConfig::logs()
+        }),
+        (
+            &[
+                ("OTEL_BSP_SCHEDULE_DELAY", "200"),
+                ("OTEL_BSP_MAX_QUEUE_SIZE", "64"),
+                ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "16"),
+                ("OTEL_BSP_EXPORT_TIMEOUT", "3000"),
+                ("OTEL_BLRP_MAX_QUEUE_SIZE", "4096"),
+            ],
+            |c| {
+                c.tracing.spans
+                    == BatchConfig {
+                        schedule_delay: Duration::from_millis(200),
+                        max_queue_size: 64,
+                        max_export_batch_size: 16,
+                        export_timeout: Duration::from_secs(3),
+                    }
+                    && c.tracing.logs.max_queue_size == 4096
+                    && c.tracing.logs.schedule_delay == Duration::from_secs(1)
+            },
+        ),
     ];
     for (vars, check) in cases {
         let config = apply(vars).unwrap_or_else(|e| panic!("{vars:?} rejected: {e}"));
@@ -382,6 +468,93 @@ fn invalid_values_name_the_variable_and_value() {
             ],
             "TELEMETRY_PROMETHEUS_BEARER_TOKEN_FILE",
             "/nonexistent",
+        ),
+        (
+            &[("OTEL_TRACES_EXPORTER", "zipkin")],
+            "OTEL_TRACES_EXPORTER",
+            "zipkin",
+        ),
+        (
+            &[("OTEL_LOGS_EXPORTER", "console")],
+            "OTEL_LOGS_EXPORTER",
+            "console",
+        ),
+        (
+            &[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "ftp://t:21")],
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "ftp://t:21",
+        ),
+        (
+            &[otlp, ("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "http/json")],
+            "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL",
+            "http/json",
+        ),
+        (
+            &[otlp, ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "soon")],
+            "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+            "soon",
+        ),
+        (
+            &[otlp, ("OTEL_EXPORTER_OTLP_LOGS_COMPRESSION", "zstd")],
+            "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION",
+            "zstd",
+        ),
+        (
+            &[
+                otlp,
+                ("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", "/nonexistent.pem"),
+            ],
+            "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+            "/nonexistent.pem",
+        ),
+        (
+            &[("OTEL_TRACES_SAMPLER", "jaeger_remote")],
+            "OTEL_TRACES_SAMPLER",
+            "jaeger_remote",
+        ),
+        (
+            &[
+                ("OTEL_TRACES_SAMPLER", "traceidratio"),
+                ("OTEL_TRACES_SAMPLER_ARG", "1.5"),
+            ],
+            "OTEL_TRACES_SAMPLER_ARG",
+            "1.5",
+        ),
+        (
+            &[
+                ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+                ("OTEL_TRACES_SAMPLER_ARG", "half"),
+            ],
+            "OTEL_TRACES_SAMPLER_ARG",
+            "half",
+        ),
+        (
+            &[("OTEL_BSP_MAX_QUEUE_SIZE", "lots")],
+            "OTEL_BSP_MAX_QUEUE_SIZE",
+            "lots",
+        ),
+        (
+            &[("OTEL_BSP_MAX_QUEUE_SIZE", "0")],
+            "OTEL_BSP_MAX_QUEUE_SIZE",
+            "0",
+        ),
+        (
+            &[("OTEL_BSP_SCHEDULE_DELAY", "0")],
+            "OTEL_BSP_SCHEDULE_DELAY",
+            "0",
+        ),
+        (
+            &[
+                ("OTEL_BLRP_MAX_QUEUE_SIZE", "100"),
+                ("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "200"),
+            ],
+            "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE",
+            "200",
+        ),
+        (
+            &[("OTEL_BLRP_EXPORT_TIMEOUT", "-1")],
+            "OTEL_BLRP_EXPORT_TIMEOUT",
+            "-1",
         ),
     ];
     for (vars, variable, value) in cases {

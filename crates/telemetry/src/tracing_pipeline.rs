@@ -1,0 +1,317 @@
+//! Spans and log records: the tracer and logger providers beside the meter provider (same
+//! resource, runtime and OTLP settings), and the `tracing` layer that feeds them.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::InstrumentationScope;
+use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
+use opentelemetry_otlp::{LogExporter, SpanExporter};
+use opentelemetry_sdk::logs::{BatchLogProcessor, SdkLoggerProvider};
+use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracer, SdkTracerProvider};
+use opentelemetry_sdk::Resource;
+use tokio::runtime::Handle;
+use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::layer::Identity;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::Layer;
+
+use crate::config::{OtlpConfig, Protocol, TelemetryConfig};
+use crate::errors::BuildError;
+use crate::health::LogLimiter;
+use crate::meter::ComponentMeter;
+use crate::otlp::{self, ExportContext};
+use crate::self_telemetry::{
+    LogExporterType, LogMetrics, LogMetricsCallbacks, Signal, SignalExportMetrics,
+    SpanExporterType, SpanMetrics, SpanMetricsCallbacks,
+};
+use crate::signal_export::{
+    ExportRecorder, Queue, QueuedLogProcessor, QueuedSpanProcessor, RecordedLogExporter,
+    RecordedSpanExporter,
+};
+use crate::{Callback, Metrics};
+
+/// The crates on the export path. Their spans and events are never exported: exporting
+/// them would export the logs of the export itself, without end (opentelemetry-rust #761).
+const EXPORT_PATH_CRATES: &[&str] = &[
+    "h2",
+    "hyper",
+    "reqwest",
+    "rustls",
+    "tonic",
+    "tower",
+    "opentelemetry",
+    "tracing_opentelemetry",
+];
+
+/// Whether `target` (a module path) belongs to a crate on the export path: the crate
+/// itself or one of its family (`hyper_util`, `opentelemetry_sdk`, `tonic_health`).
+pub(crate) fn on_export_path(target: &str) -> bool {
+    let krate = target.split("::").next().unwrap_or(target);
+    EXPORT_PATH_CRATES.iter().any(|name| {
+        krate == *name
+            || krate
+                .strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('_'))
+    })
+}
+
+/// The span and log providers of a client, each present when its signal is exported.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TracingPipeline {
+    tracer: Option<(SdkTracerProvider, SdkTracer)>,
+    logger: Option<SdkLoggerProvider>,
+}
+
+impl TracingPipeline {
+    /// Builds the providers `config` asks for, their instruments on `meter`.
+    pub(crate) fn build(
+        config: &TelemetryConfig,
+        resource: &Resource,
+        runtime: &Handle,
+        meter: &ComponentMeter,
+    ) -> Result<Self, BuildError> {
+        if config.traces.is_none() && config.logs.is_none() {
+            return Ok(Self::default());
+        }
+        let exports = SignalExportMetrics::register(meter, ()).exports;
+        let tracer = match &config.traces {
+            None => None,
+            Some(otlp) => {
+                let provider = tracer_provider(config, otlp, resource, runtime, meter, &exports)?;
+                let tracer = provider.tracer_with_scope(
+                    InstrumentationScope::builder("telemetry")
+                        .with_version(env!("CARGO_PKG_VERSION"))
+                        .build(),
+                );
+                Some((provider, tracer))
+            }
+        };
+        let logger = match &config.logs {
+            None => None,
+            Some(otlp) => Some(logger_provider(
+                config, otlp, resource, runtime, meter, &exports,
+            )?),
+        };
+        Ok(Self { tracer, logger })
+    }
+
+    /// The layer that carries spans and events to the providers it has.
+    pub(crate) fn layer<S>(&self) -> Box<dyn Layer<S> + Send + Sync + 'static>
+    where
+        S: tracing::Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
+    {
+        // No `Option`s: an `Option::None` (or an empty `Vec`) beside a filtered layer
+        // turns the filtered one off (tracing-subscriber 0.3.23); `Identity` is neutral.
+        let mut layers: Vec<Box<dyn Layer<S> + Send + Sync>> = Vec::with_capacity(2);
+        if let Some((_, tracer)) = &self.tracer {
+            layers.push(Box::new(
+                tracing_opentelemetry::layer()
+                    .with_tracer(tracer.clone())
+                    .with_tracked_inactivity(false)
+                    .with_filter(filter_fn(|meta| {
+                        meta.is_span() && !on_export_path(meta.target())
+                    })),
+            ));
+        }
+        if let Some(provider) = &self.logger {
+            layers.push(Box::new(
+                OpenTelemetryTracingBridge::new(provider).with_filter(filter_fn(|meta| {
+                    meta.is_event() && !on_export_path(meta.target())
+                })),
+            ));
+        }
+        match layers.len() {
+            0 => Box::new(Identity::new()),
+            1 => layers.remove(0),
+            _ => Box::new(layers),
+        }
+    }
+
+    /// The tracer provider, for `opentelemetry::global`.
+    pub(crate) fn tracer_provider(&self) -> Option<&SdkTracerProvider> {
+        self.tracer.as_ref().map(|(provider, _)| provider)
+    }
+
+    /// Flushes both providers; the first error wins.
+    pub(crate) fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+        let spans = match &self.tracer {
+            Some((provider, _)) => provider.force_flush(),
+            None => Ok(()),
+        };
+        let logs = match &self.logger {
+            Some(provider) => provider.force_flush(),
+            None => Ok(()),
+        };
+        spans.and(logs)
+    }
+
+    /// Shuts both providers down, each within `timeout`; the first error wins.
+    pub(crate) fn shutdown(&self, timeout: Duration) -> opentelemetry_sdk::error::OTelSdkResult {
+        let spans = match &self.tracer {
+            Some((provider, _)) => provider.shutdown_with_timeout(timeout),
+            None => Ok(()),
+        };
+        let logs = match &self.logger {
+            Some(provider) => provider.shutdown_with_timeout(timeout),
+            None => Ok(()),
+        };
+        spans.and(logs)
+    }
+}
+
+/// A queue's fill level and capacity, for the observable queue gauges.
+fn queue_gauges(capacity: usize) -> (Arc<AtomicI64>, Callback<i64, ()>, Callback<i64, ()>) {
+    let held = Arc::new(AtomicI64::new(0));
+    let observed = held.clone();
+    (
+        held,
+        Callback::new(move |o| o.observe(observed.load(Ordering::Relaxed).max(0), ())),
+        Callback::new(move |o| o.observe(capacity as i64, ())),
+    )
+}
+
+fn tracer_provider(
+    config: &TelemetryConfig,
+    otlp: &OtlpConfig,
+    resource: &Resource,
+    runtime: &Handle,
+    meter: &ComponentMeter,
+    exports: &crate::Counter<u64, (Signal, Option<crate::self_telemetry::ErrorType>)>,
+) -> Result<SdkTracerProvider, BuildError> {
+    let batch = config.tracing.spans;
+    let (held, queue_size, queue_capacity) = queue_gauges(batch.max_queue_size);
+    let metrics = SpanMetrics::register(
+        meter,
+        SpanMetricsCallbacks {
+            queue_size,
+            queue_capacity,
+        },
+    );
+    let queue = Arc::new(Queue::new(
+        Signal::Traces,
+        batch.max_queue_size,
+        held,
+        metrics.processed.clone(),
+    ));
+    let context = ExportContext::new(&otlp.endpoint, batch.export_timeout, runtime.clone());
+    let _guard = context.enter();
+    let (inner, kind) = match otlp.protocol {
+        Protocol::Grpc => (
+            otlp::grpc(SpanExporter::builder().with_tonic(), otlp)?.build(),
+            SpanExporterType::OtlpGrpc,
+        ),
+        Protocol::HttpProtobuf => (
+            otlp::http(SpanExporter::builder().with_http(), otlp)?.build(),
+            SpanExporterType::OtlpHttp,
+        ),
+    };
+    let inner = inner.map_err(|e| exporter_error(otlp, &e))?;
+    drop(_guard);
+    let exported = metrics.exported.clone();
+    let exporter = RecordedSpanExporter {
+        inner,
+        recorder: ExportRecorder {
+            context,
+            queue: queue.clone(),
+            items: Box::new(move |n, error| exported.add(n, (kind, error))),
+            requests: exports.clone(),
+            failure_log: LogLimiter::new(Duration::from_secs(60)),
+        },
+    };
+    let processor = BatchSpanProcessor::builder(exporter)
+        .with_batch_config(
+            opentelemetry_sdk::trace::BatchConfigBuilder::default()
+                .with_max_queue_size(batch.max_queue_size)
+                .with_max_export_batch_size(batch.max_export_batch_size)
+                .with_scheduled_delay(batch.schedule_delay)
+                .build(),
+        )
+        .build();
+    Ok(SdkTracerProvider::builder()
+        .with_resource(resource.clone())
+        .with_sampler(config.tracing.sampler.sdk())
+        .with_span_processor(QueuedSpanProcessor {
+            inner: processor,
+            queue,
+            started: metrics.started,
+            live: metrics.live,
+        })
+        .build())
+}
+
+fn logger_provider(
+    config: &TelemetryConfig,
+    otlp: &OtlpConfig,
+    resource: &Resource,
+    runtime: &Handle,
+    meter: &ComponentMeter,
+    exports: &crate::Counter<u64, (Signal, Option<crate::self_telemetry::ErrorType>)>,
+) -> Result<SdkLoggerProvider, BuildError> {
+    let batch = config.tracing.logs;
+    let (held, queue_size, queue_capacity) = queue_gauges(batch.max_queue_size);
+    let metrics = LogMetrics::register(
+        meter,
+        LogMetricsCallbacks {
+            queue_size,
+            queue_capacity,
+        },
+    );
+    let queue = Arc::new(Queue::new(
+        Signal::Logs,
+        batch.max_queue_size,
+        held,
+        metrics.processed.clone(),
+    ));
+    let context = ExportContext::new(&otlp.endpoint, batch.export_timeout, runtime.clone());
+    let _guard = context.enter();
+    let (inner, kind) = match otlp.protocol {
+        Protocol::Grpc => (
+            otlp::grpc(LogExporter::builder().with_tonic(), otlp)?.build(),
+            LogExporterType::OtlpGrpc,
+        ),
+        Protocol::HttpProtobuf => (
+            otlp::http(LogExporter::builder().with_http(), otlp)?.build(),
+            LogExporterType::OtlpHttp,
+        ),
+    };
+    let inner = inner.map_err(|e| exporter_error(otlp, &e))?;
+    drop(_guard);
+    let exported = metrics.exported.clone();
+    let exporter = RecordedLogExporter {
+        inner,
+        recorder: ExportRecorder {
+            context,
+            queue: queue.clone(),
+            items: Box::new(move |n, error| exported.add(n, (kind, error))),
+            requests: exports.clone(),
+            failure_log: LogLimiter::new(Duration::from_secs(60)),
+        },
+    };
+    let processor = BatchLogProcessor::builder(exporter)
+        .with_batch_config(
+            opentelemetry_sdk::logs::BatchConfigBuilder::default()
+                .with_max_queue_size(batch.max_queue_size)
+                .with_max_export_batch_size(batch.max_export_batch_size)
+                .with_scheduled_delay(batch.schedule_delay)
+                .build(),
+        )
+        .build();
+    Ok(SdkLoggerProvider::builder()
+        .with_resource(resource.clone())
+        .with_log_processor(QueuedLogProcessor {
+            inner: processor,
+            queue,
+            created: metrics.created,
+        })
+        .build())
+}
+
+fn exporter_error(otlp: &OtlpConfig, e: &dyn std::fmt::Display) -> BuildError {
+    BuildError::Exporter {
+        endpoint: otlp.endpoint.clone(),
+        reason: e.to_string(),
+    }
+}

@@ -1,0 +1,515 @@
+//! Spans and log records over OTLP, against real in-process receivers speaking the official
+//! protobufs: structure, correlation, propagation, the export-path filter, `none`, drops
+//! under a dead collector, and a panic inside a span.
+
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use otlp_test_receiver::{
+    any_value, grpc_receiver, http_receiver, string_attributes, KeyValue, LogRecord, Receiver, Span,
+};
+use telemetry::{BatchConfig, OtlpConfig, TelemetryClient, TraceContext, TracingConfig};
+use tracing_subscriber::layer::SubscriberExt;
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn attribute(attributes: &[KeyValue], key: &str) -> Option<String> {
+    string_attributes(attributes)
+        .into_iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v)
+}
+
+fn body(record: &LogRecord) -> String {
+    match record.body.as_ref().and_then(|b| b.value.as_ref()) {
+        Some(any_value::Value::StringValue(s)) => s.clone(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Fast batches, so that tests wait for little.
+fn fast() -> TracingConfig {
+    let batch = |b: BatchConfig| BatchConfig {
+        schedule_delay: Duration::from_millis(100),
+        ..b
+    };
+    TracingConfig {
+        spans: batch(BatchConfig::spans()),
+        logs: batch(BatchConfig::logs()),
+        ..TracingConfig::default()
+    }
+}
+
+fn span<'a>(spans: &'a [Span], name: &str) -> &'a Span {
+    spans
+        .iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("no span {name} in {:?}", names(spans)))
+}
+
+fn names(spans: &[Span]) -> Vec<&str> {
+    spans.iter().map(|s| s.name.as_str()).collect()
+}
+
+/// Waits (bounded) until `check` holds for what `receiver` got.
+fn wait_until(receiver: &Receiver, check: impl Fn(&Receiver) -> bool) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::time::Instant::now() < deadline {
+        if check(receiver) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    check(receiver)
+}
+
+/// The bridge's exposition, parsed.
+fn scrape(client: &TelemetryClient) -> prometheus_parse::Scrape {
+    let addr = client.prometheus_addr().expect("bridge");
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .expect("request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("response");
+    let (_, body) = response.split_once("\r\n\r\n").expect("http response");
+    prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_owned()))).expect("exposition")
+}
+
+fn sample(scrape: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)]) -> f64 {
+    scrape
+        .samples
+        .iter()
+        .find(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+        .map(|s| match s.value {
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => v,
+            _ => f64::NAN,
+        })
+        .unwrap_or_else(|| panic!("no {name}{labels:?}"))
+}
+
+/// A parent, a child with a link and a log record, a remote continuation: the exact tree
+/// and ids arrive.
+fn structure_and_correlation(receiver: &Receiver, traces: OtlpConfig, logs: OtlpConfig) {
+    let client = TelemetryClient::builder("traced")
+        .traces(traces)
+        .logs(logs)
+        .tracing(fast())
+        .build()
+        .expect("client");
+    let subscriber = tracing_subscriber::registry().with(client.tracing_layer());
+    let (remote_traceparent, linked_trace) = tracing::subscriber::with_default(subscriber, || {
+        let earlier = tracing::info_span!("tx.submit", tx.id = "ab12");
+        let linked = TraceContext::of(&earlier);
+        drop(earlier);
+
+        let block = tracing::info_span!("block.produce", block.height = 7_i64);
+        linked.link_from(&block);
+        let _block = block.enter();
+        let write = tracing::info_span!("storage.write");
+        let _write = write.enter();
+        tracing::warn!(bytes = 512_u64, "slow fsync");
+        let traceparent = TraceContext::of(&write).traceparent().expect("sampled");
+        (traceparent, linked.trace_id().expect("valid"))
+    });
+    // Another "process": the traceparent from the wire makes the parent.
+    let subscriber = tracing_subscriber::registry().with(client.tracing_layer());
+    tracing::subscriber::with_default(subscriber, || {
+        let receive = tracing::info_span!("gossip.receive");
+        let parent = TraceContext::from_traceparent(&remote_traceparent).expect("valid");
+        assert!(parent.set_as_parent_of(&receive));
+        let _entered = receive.enter();
+        tracing::info!("admitted");
+    });
+    client.force_flush().expect("flush");
+    assert!(
+        wait_until(receiver, |r| r.all_spans().len() >= 4
+            && r.all_logs().len() >= 2),
+        "spans {:?}, logs {}",
+        names(&receiver.all_spans()),
+        receiver.all_logs().len()
+    );
+    let spans = receiver.all_spans();
+    let (tx, block, write, receive) = (
+        span(&spans, "tx.submit"),
+        span(&spans, "block.produce"),
+        span(&spans, "storage.write"),
+        span(&spans, "gossip.receive"),
+    );
+    assert_eq!(attribute(&tx.attributes, "tx.id").as_deref(), Some("ab12"));
+    assert_eq!(
+        attribute(&block.attributes, "block.height").as_deref(),
+        Some("7")
+    );
+    assert!(tx.parent_span_id.is_empty(), "tx.submit is a root");
+    assert!(block.parent_span_id.is_empty(), "block.produce is a root");
+    assert_ne!(tx.trace_id, block.trace_id, "two traces");
+    assert_eq!(write.parent_span_id, block.span_id);
+    assert_eq!(write.trace_id, block.trace_id);
+    assert_eq!(block.links.len(), 1);
+    assert_eq!(block.links[0].trace_id, tx.trace_id);
+    assert_eq!(block.links[0].span_id, tx.span_id);
+    assert_eq!(hex(&tx.trace_id), linked_trace);
+    assert_eq!(
+        receive.trace_id, write.trace_id,
+        "the remote parent joins the trace"
+    );
+    assert_eq!(receive.parent_span_id, write.span_id);
+
+    let logs = receiver.all_logs();
+    let fsync = logs
+        .iter()
+        .find(|l| body(l) == "slow fsync")
+        .expect("the warning arrived");
+    assert_eq!(fsync.severity_text, "WARN");
+    assert_eq!(
+        attribute(&fsync.attributes, "bytes").as_deref(),
+        Some("512")
+    );
+    assert_eq!(fsync.trace_id, write.trace_id);
+    assert_eq!(fsync.span_id, write.span_id);
+    let admitted = logs
+        .iter()
+        .find(|l| body(l) == "admitted")
+        .expect("arrived");
+    assert_eq!(admitted.span_id, receive.span_id);
+    assert_eq!(admitted.trace_id, block.trace_id);
+    client.shutdown().expect("shutdown");
+}
+
+#[test]
+fn spans_and_logs_arrive_with_their_structure_over_grpc() {
+    let receiver = grpc_receiver();
+    let otlp = OtlpConfig::grpc(format!("http://{}", receiver.addr));
+    structure_and_correlation(&receiver, otlp.clone(), otlp);
+}
+
+#[test]
+fn spans_and_logs_arrive_with_their_structure_over_http() {
+    let receiver = http_receiver();
+    let traces = OtlpConfig {
+        compression: telemetry::Compression::Gzip,
+        ..OtlpConfig::http(format!("http://{}/v1/traces", receiver.addr))
+    };
+    let logs = OtlpConfig::http(format!("http://{}/v1/logs", receiver.addr));
+    structure_and_correlation(&receiver, traces, logs);
+}
+
+#[test]
+fn the_generic_endpoint_carries_all_three_signals_and_none_turns_one_off() {
+    let receiver = grpc_receiver();
+    let endpoint = format!("http://{}", receiver.addr);
+    let build = |vars: &[(&str, &str)]| {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .chain([
+                ("OTEL_EXPORTER_OTLP_ENDPOINT".into(), endpoint.clone()),
+                ("OTEL_BSP_SCHEDULE_DELAY".into(), "100".into()),
+                ("OTEL_BLRP_SCHEDULE_DELAY".into(), "100".into()),
+            ])
+            .collect();
+        TelemetryClient::builder("env")
+            .with_env_from(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+            .expect("valid")
+            .build()
+            .expect("client")
+    };
+    let emit = |client: &TelemetryClient| {
+        let subscriber = tracing_subscriber::registry().with(client.tracing_layer());
+        tracing::subscriber::with_default(subscriber, || {
+            let _span = tracing::info_span!("work").entered();
+            tracing::info!("done");
+        });
+        client.force_flush().expect("flush");
+        client.shutdown().expect("shutdown");
+    };
+
+    emit(&build(&[]));
+    assert!(wait_until(&receiver, |r| r.all_spans().len() == 1
+        && r.all_logs().len() == 1
+        && r.received.count() > 0));
+
+    let off = grpc_receiver();
+    let endpoint_off = format!("http://{}", off.addr);
+    let client = TelemetryClient::builder("env")
+        .with_env_from(|name| match name {
+            "OTEL_EXPORTER_OTLP_ENDPOINT" => Some(endpoint_off.clone()),
+            "OTEL_TRACES_EXPORTER" | "OTEL_LOGS_EXPORTER" => Some("none".into()),
+            _ => None,
+        })
+        .expect("valid")
+        .build()
+        .expect("client");
+    emit(&client);
+    assert!(off.received.count() > 0, "metrics still pushed at shutdown");
+    assert_eq!(off.spans.count(), 0, "OTEL_TRACES_EXPORTER=none sent spans");
+    assert_eq!(off.logs.count(), 0, "OTEL_LOGS_EXPORTER=none sent logs");
+}
+
+/// With every level on, the export path's own spans and events (real ones from the
+/// exports, and one per filtered crate) never reach the receiver.
+#[test]
+fn no_feedback_loop_from_the_export_path_at_trace_level() {
+    let receiver = grpc_receiver();
+    let otlp = OtlpConfig::grpc(format!("http://{}", receiver.addr));
+    let client = TelemetryClient::builder("loop")
+        .otlp(otlp.clone())
+        .traces(otlp.clone())
+        .logs(otlp)
+        .export_interval(Duration::from_millis(200))
+        .tracing(fast())
+        .build()
+        .expect("client");
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_subscriber::filter::LevelFilter::TRACE)
+        .with(client.tracing_layer());
+    let _default = tracing::subscriber::set_default(subscriber);
+    tracing::trace!(target: "h2::proto", "h2 frame");
+    tracing::debug!(target: "hyper::client", "hyper pooled connection");
+    tracing::info!(target: "tonic::transport::channel", "tonic channel");
+    tracing::warn!(target: "opentelemetry_sdk", "sdk warning");
+    tracing::info!(target: "mynode::rpc", "kept");
+    {
+        let _span = tracing::trace_span!(target: "h2::codec", "h2 span").entered();
+        let _kept = tracing::info_span!("kept.span").entered();
+    }
+    // Several real exports over tonic/hyper/h2, all while TRACE is on.
+    for _ in 0..3 {
+        client.force_flush().expect("flush");
+    }
+    drop(_default);
+    assert!(wait_until(&receiver, |r| r
+        .all_logs()
+        .iter()
+        .any(|l| body(l) == "kept")));
+    let exported: Vec<(String, String)> = receiver
+        .logs
+        .requests()
+        .iter()
+        .flat_map(|r| &r.resource_logs)
+        .flat_map(|r| &r.scope_logs)
+        .flat_map(|s| {
+            let scope = s.scope.as_ref().map(|s| s.name.clone()).unwrap_or_default();
+            s.log_records.iter().map(move |l| (scope.clone(), body(l)))
+        })
+        .collect();
+    let leaked: Vec<_> = exported
+        .iter()
+        .filter(|(scope, _)| {
+            [
+                "h2",
+                "hyper",
+                "tonic",
+                "tower",
+                "reqwest",
+                "rustls",
+                "opentelemetry",
+            ]
+            .iter()
+            .any(|t| scope.starts_with(t))
+                || scope.starts_with("tracing_opentelemetry")
+        })
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "export-path records exported: {leaked:?}"
+    );
+    assert!(exported.iter().any(|(_, b)| b == "kept"));
+    assert_eq!(
+        exported
+            .iter()
+            .filter(|(_, b)| b.contains("h2 frame")
+                || b.contains("hyper pooled")
+                || b.contains("tonic channel")
+                || b.contains("sdk warning"))
+            .count(),
+        0
+    );
+    let spans = receiver.all_spans();
+    assert!(names(&spans).contains(&"kept.span"));
+    assert!(!names(&spans).contains(&"h2 span"));
+    client.shutdown().expect("shutdown");
+}
+
+/// A collector that is not there: spans beyond the queue are dropped and counted, the
+/// caller never waits, and what the queue holds stays within its capacity.
+#[test]
+fn a_dead_collector_costs_counted_drops_not_blocking() {
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = dead.local_addr().unwrap();
+    drop(dead);
+    let otlp = OtlpConfig {
+        timeout: Duration::from_millis(200),
+        ..OtlpConfig::grpc(format!("http://{addr}"))
+    };
+    let queue = BatchConfig {
+        max_queue_size: 16,
+        max_export_batch_size: 4,
+        schedule_delay: Duration::from_millis(50),
+        export_timeout: Duration::from_millis(300),
+    };
+    let client = TelemetryClient::builder("dead")
+        .prometheus("127.0.0.1:0".parse().unwrap())
+        .traces(otlp.clone())
+        .logs(otlp)
+        .tracing(TracingConfig {
+            spans: queue,
+            logs: queue,
+            ..TracingConfig::default()
+        })
+        .shutdown_timeout(Duration::from_secs(2))
+        .build()
+        .expect("client");
+    let subscriber = tracing_subscriber::registry().with(client.tracing_layer());
+    const SPANS: u64 = 2000;
+    tracing::subscriber::with_default(subscriber, || {
+        for i in 0..SPANS {
+            let _span = tracing::info_span!("doomed", i).entered();
+            tracing::info!(i, "lost");
+        }
+    });
+    let metrics = scrape(&client);
+    let processed = |signal: &str| {
+        let name = format!("otel_sdk_processor_{signal}_processed_total");
+        let ok = metrics
+            .samples
+            .iter()
+            .filter(|s| s.metric == name && !s.labels.get("error_type").is_some())
+            .map(|s| match s.value {
+                prometheus_parse::Value::Counter(v) => v,
+                _ => 0.0,
+            })
+            .sum::<f64>();
+        let full = sample(&metrics, &name, &[("error_type", "queue_full")]);
+        (ok, full)
+    };
+    let started = sample(&metrics, "otel_sdk_span_started_total", &[]);
+    assert_eq!(started, SPANS as f64);
+    let live = sample(&metrics, "otel_sdk_span_live", &[]);
+    assert_eq!(live, 0.0);
+    let created = sample(&metrics, "otel_sdk_log_created_total", &[]);
+    assert_eq!(created, SPANS as f64);
+    for signal in ["span", "log"] {
+        let (ok, full) = processed(signal);
+        let held = sample(
+            &metrics,
+            &format!("otel_sdk_processor_{signal}_queue_size"),
+            &[],
+        );
+        let capacity = sample(
+            &metrics,
+            &format!("otel_sdk_processor_{signal}_queue_capacity"),
+            &[],
+        );
+        assert_eq!(capacity, 16.0);
+        assert!(
+            held <= capacity,
+            "{signal}: {held} held, capacity {capacity}"
+        );
+        assert!(full > 0.0, "{signal}: no drop counted");
+        assert_eq!(
+            ok + full + held,
+            SPANS as f64,
+            "{signal}: every record is exported, dropped or held"
+        );
+    }
+    // Exports failed, and say so.
+    let failed = metrics
+        .samples
+        .iter()
+        .filter(|s| {
+            s.metric == "telemetry_exports_total"
+                && s.labels.get("telemetry_signal") == Some("traces")
+                && s.labels.get("error_type").is_some()
+        })
+        .count();
+    assert!(failed > 0, "no failed trace export counted");
+    let _ = client.shutdown();
+}
+
+/// A panic inside an instrumented span: the span still ends, and the others are exported.
+#[test]
+fn a_panic_inside_a_span_loses_no_other_span() {
+    let receiver = grpc_receiver();
+    let otlp = OtlpConfig::grpc(format!("http://{}", receiver.addr));
+    let client = TelemetryClient::builder("panics")
+        .traces(otlp)
+        .tracing(fast())
+        .build()
+        .expect("client");
+    let subscriber = tracing_subscriber::registry().with(client.tracing_layer());
+    tracing::subscriber::with_default(subscriber, || {
+        let _before = tracing::info_span!("before").entered();
+        let outcome = std::panic::catch_unwind(|| {
+            let _doomed = tracing::info_span!("panicking").entered();
+            panic!("inside a span");
+        });
+        assert!(outcome.is_err());
+        drop(_before);
+        let _after = tracing::info_span!("after").entered();
+    });
+    client.force_flush().expect("flush");
+    assert!(
+        wait_until(&receiver, |r| r.all_spans().len() >= 3),
+        "{:?}",
+        names(&receiver.all_spans())
+    );
+    let spans = receiver.all_spans();
+    let mut got = names(&spans);
+    got.sort();
+    assert_eq!(got, ["after", "before", "panicking"]);
+    assert_eq!(
+        span(&spans, "panicking").parent_span_id,
+        span(&spans, "before").span_id
+    );
+    client.shutdown().expect("shutdown");
+}
+
+/// Counts the events it sees.
+struct Seen(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Seen {
+    fn on_event(&self, _: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// The no-op client's layer does nothing, and leaves the node's other (filtered) layers
+/// alone; without its providers, the propagation helpers are empty.
+#[test]
+fn the_disabled_client_traces_nothing() {
+    use tracing_subscriber::Layer;
+    let client = TelemetryClient::disabled();
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let subscriber = tracing_subscriber::registry()
+        .with(Seen(seen.clone()).with_filter(tracing_subscriber::filter::LevelFilter::INFO))
+        .with(client.tracing_layer());
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::info!("seen");
+        tracing::debug!("filtered out");
+        let span = tracing::info_span!("nothing");
+        assert_eq!(TraceContext::of(&span).traceparent(), None);
+        assert!(TraceContext::from_traceparent("garbage").is_none());
+        let valid = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let parsed = TraceContext::from_traceparent(valid).expect("valid");
+        assert_eq!(parsed.traceparent().as_deref(), Some(valid));
+        assert_eq!(
+            parsed.trace_id().as_deref(),
+            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        );
+        assert!(!parsed.set_as_parent_of(&span), "no layer: no effect");
+        let mut headers = http::HeaderMap::new();
+        parsed.inject_http(&mut headers);
+        assert_eq!(headers["traceparent"], valid);
+        assert_eq!(
+            TraceContext::from_http(&headers).and_then(|c| c.trace_id()),
+            parsed.trace_id()
+        );
+    });
+    assert_eq!(seen.load(std::sync::atomic::Ordering::Relaxed), 1);
+}
