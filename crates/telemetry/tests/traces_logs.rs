@@ -379,7 +379,7 @@ fn a_dead_collector_costs_counted_drops_not_blocking() {
         let ok = metrics
             .samples
             .iter()
-            .filter(|s| s.metric == name && !s.labels.get("error_type").is_some())
+            .filter(|s| s.metric == name && s.labels.get("error_type").is_none())
             .map(|s| match s.value {
                 prometheus_parse::Value::Counter(v) => v,
                 _ => 0.0,
