@@ -4,6 +4,8 @@
 use clap::Parser;
 use demo_node::cli::CatalogFormat;
 use demo_node::{cli, node};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// The parse error, naming the environment variable the bad value came from when the
 /// option was not on the command line (clap names only the flag the variable maps to).
@@ -66,14 +68,25 @@ fn main() -> std::process::ExitCode {
     if let Some(format) = cli.catalog {
         return print_catalog(format);
     }
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-                tracing_subscriber::EnvFilter::new("info,opentelemetry=warn,opentelemetry_sdk=warn")
-            }),
+    let telemetry = match node::start_telemetry(&cli) {
+        Ok(telemetry) => telemetry,
+        Err(error) => {
+            eprintln!("demo-node: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    // Logs to stderr, and spans and log records to OTLP when configured.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,opentelemetry=warn,opentelemetry_sdk=warn")
+    });
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
         )
+        .with(telemetry.client.tracing_layer())
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -85,7 +98,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(node::run(cli)) {
+    match runtime.block_on(node::run(cli, telemetry)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("demo-node: {error}");

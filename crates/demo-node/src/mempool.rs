@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use telemetry::{
     Callback, Counter, Freshness, Histogram, Metrics, ObservableGauge, TelemetryClient,
+    TraceContext,
 };
 
 use crate::tx::Transaction;
@@ -19,6 +20,8 @@ pub struct Pending {
     pub tx: Transaction,
     /// When it entered the pool.
     pub arrived: Instant,
+    /// The trace of its admission, which the block that includes it links to.
+    pub trace: TraceContext,
 }
 
 /// Why a transaction was not accepted.
@@ -160,17 +163,24 @@ impl Mempool {
 
     /// Validates and admits `tx`.
     pub fn submit(&self, tx: Transaction, origin: Origin) -> Result<(), Rejection> {
+        let span = tracing::info_span!(
+            "mempool.admit",
+            mempool.origin = origin.as_str(),
+            mempool.outcome = tracing::field::Empty,
+        );
+        let _entered = span.enter();
         let started = Instant::now();
-        let result = self.admit(tx);
+        let result = self.admit(tx, TraceContext::of(&span));
         self.metrics.validation.record_since(started, ());
         let outcome = result
             .err()
             .map_or(AdmissionOutcome::Accepted, Rejection::outcome);
+        span.record("mempool.outcome", outcome.as_str());
         self.metrics.admissions.add(1, (origin, outcome));
         result
     }
 
-    fn admit(&self, tx: Transaction) -> Result<(), Rejection> {
+    fn admit(&self, tx: Transaction, trace: TraceContext) -> Result<(), Rejection> {
         if tx.size() > self.limits.max_tx_size {
             return Err(Rejection::TooLarge);
         }
@@ -196,6 +206,7 @@ impl Mempool {
         pool.pending.push_back(Pending {
             tx,
             arrived: Instant::now(),
+            trace,
         });
         self.count
             .store(pool.pending.len() as u64, Ordering::Relaxed);

@@ -44,6 +44,30 @@ pub enum StartError {
     },
 }
 
+/// The node's telemetry, started before anything else so that the log subscriber can carry
+/// its layer: every configuration error is reported before anything starts.
+pub struct Telemetry {
+    /// The client every component receives.
+    pub client: TelemetryClient,
+    /// Whether it pushes metrics over OTLP.
+    pushes: bool,
+    host: HostMetricsConfig,
+}
+
+/// Reads the telemetry and host-metrics configuration and builds the client.
+pub fn start_telemetry(cli: &Cli) -> Result<Telemetry, StartError> {
+    let mut host = HostMetricsConfig::default();
+    host.apply_env(|name| std::env::var(name).ok())
+        .map_err(BuildError::from)?;
+    host.enabled &= !cli.no_host_metrics;
+    let (client, pushes) = telemetry(cli)?;
+    Ok(Telemetry {
+        client,
+        pushes,
+        host,
+    })
+}
+
 /// The client, and whether it pushes OTLP.
 fn telemetry(cli: &Cli) -> Result<(TelemetryClient, bool), BuildError> {
     let mut builder = TelemetryClient::builder("demo-node")
@@ -73,15 +97,13 @@ async fn bind(what: &'static str, addr: std::net::SocketAddr) -> Result<TcpListe
 }
 
 /// Runs the node until SIGINT, SIGTERM or `--run-for`.
-pub async fn run(cli: Cli) -> Result<(), StartError> {
-    // Every configuration error is reported before anything starts.
-    let mut host_config = HostMetricsConfig::default();
-    host_config
-        .apply_env(|name| std::env::var(name).ok())
-        .map_err(BuildError::from)?;
-    host_config.enabled &= !cli.no_host_metrics;
-    let (client, pushes) = telemetry(&cli)?;
-    let _host = HostMetrics::register(&client, host_config);
+pub async fn run(cli: Cli, telemetry: Telemetry) -> Result<(), StartError> {
+    let Telemetry {
+        client,
+        pushes,
+        host,
+    } = telemetry;
+    let _host = HostMetrics::register(&client, host);
 
     let rpc_listener = bind("rpc", cli.rpc_addr).await?;
     let p2p_listener = bind("p2p", cli.p2p_addr).await?;
@@ -211,14 +233,18 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
                 let included = sequencer.included();
                 let rate = (included - last.1) as f64 / last.0.elapsed().as_secs_f64();
                 last = (Instant::now(), included);
-                println!(
-                    "demo-node: height={} tx/s={rate:.1} mempool={} peers={} proofs={} export={}",
+                let (height, pending, peers, proofs, export) = (
                     storage.height(),
                     mempool.pending(),
                     p2p.peer_count(),
                     prover.proved(),
                     export_status(&client, pushes),
                 );
+                println!(
+                    "demo-node: height={height} tx/s={rate:.1} mempool={pending} peers={peers} proofs={proofs} export={export}",
+                );
+                // The same line as a log record, with its numbers as attributes.
+                tracing::info!(height, tx_per_s = rate, mempool = pending, peers, proofs, export, "summary");
             }
         }
     }

@@ -1,6 +1,7 @@
 //! P2P: TCP connections to the peers given on the command line (and from peers that
 //! connect), gossiping transactions and blocks as length-prefixed JSON frames:
-//! `[topic: u8][length: u32 LE][body]`.
+//! `[topic: u8][length: u32 LE][body]`. A transaction's body carries the W3C
+//! `traceparent` of its publication beside it: `{"tx": {...}, "traceparent": "00-..."}`.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -8,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use host_metrics::NetworkDirection as Direction;
-use telemetry::{Counter, Metrics, TelemetryClient, UpDownCounter};
+use telemetry::{Counter, Metrics, TelemetryClient, TraceContext, UpDownCounter};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -99,9 +100,17 @@ impl P2p {
         self.connected.load(Ordering::Relaxed)
     }
 
-    /// Gossips a transaction this node accepted from its own RPC.
+    /// Gossips a transaction this node accepted from its own RPC, with the trace context
+    /// of its publication so that the peers' admission joins the same trace.
     pub fn gossip_transaction(&self, tx: &Transaction) {
-        if let Ok(body) = serde_json::to_vec(tx) {
+        let span = messaging_span("publish", "send", Topic::Transaction);
+        let _entered = span.enter();
+        let message = GossipTransaction {
+            tx: tx.clone(),
+            traceparent: TraceContext::of(&span).traceparent(),
+        };
+        if let Ok(body) = serde_json::to_vec(&message) {
+            span.record("messaging.message.body.size", body.len());
             self.broadcast(Frame {
                 topic: Topic::Transaction,
                 body: Arc::new(body),
@@ -234,9 +243,18 @@ impl P2p {
             self.metrics
                 .frame(Direction::Receive, topic, body.len() + 5);
             match topic {
-                Topic::Transaction => match serde_json::from_slice::<Transaction>(&body) {
-                    Ok(tx) => {
-                        let _ = self.mempool.submit(tx, Origin::Gossip);
+                Topic::Transaction => match serde_json::from_slice::<GossipTransaction>(&body) {
+                    Ok(message) => {
+                        let span = messaging_span("receive", "receive", Topic::Transaction);
+                        span.record("messaging.message.body.size", body.len());
+                        if let Some(parent) = message
+                            .traceparent
+                            .as_deref()
+                            .and_then(TraceContext::from_traceparent)
+                        {
+                            parent.set_as_parent_of(&span);
+                        }
+                        let _ = span.in_scope(|| self.mempool.submit(message.tx, Origin::Gossip));
                     }
                     Err(_) => return ConnectionFailure::Protocol,
                 },
@@ -249,6 +267,29 @@ impl P2p {
             }
         }
     }
+}
+
+/// A gossiped transaction and the W3C `traceparent` of its publication.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct GossipTransaction {
+    tx: Transaction,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    traceparent: Option<String>,
+}
+
+/// A messaging span (semantic conventions: `{operation} {destination}`, producer or
+/// consumer) for one gossip message.
+fn messaging_span(operation: &'static str, kind: &'static str, topic: Topic) -> tracing::Span {
+    tracing::info_span!(
+        "p2p.gossip",
+        otel.name = format!("{operation} {}", topic.as_str()),
+        otel.kind = if kind == "send" { "producer" } else { "consumer" },
+        messaging.system = "node.p2p",
+        messaging.operation.name = operation,
+        messaging.operation.type = kind,
+        messaging.destination.name = topic.as_str(),
+        messaging.message.body.size = tracing::field::Empty,
+    )
 }
 
 fn topic_byte(topic: Topic) -> u8 {

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use telemetry::{
-    Callback, Counter, Histogram, Metrics, ObservableGauge, TelemetryClient, UpDownCounter,
+    Callback, Counter, Histogram, Metrics, ObservableGauge, TelemetryClient, TraceContext,
+    UpDownCounter,
 };
 
 telemetry::attribute_enum! {
@@ -67,7 +68,8 @@ struct ProverMetrics {
 }
 
 struct Queue {
-    jobs: Mutex<(VecDeque<Job>, bool)>,
+    /// Jobs, each with the trace of the block it proves, and whether to stop.
+    jobs: Mutex<(VecDeque<(Job, TraceContext)>, bool)>,
     ready: Condvar,
     depth: Arc<AtomicU64>,
 }
@@ -158,12 +160,14 @@ impl Prover {
     }
 
     fn submit(&self, job: Job) {
+        // The job's span is a child of the block's (the span current here).
+        let trace = TraceContext::of(&tracing::Span::current());
         let mut guard = self.queue.jobs.lock().unwrap_or_else(|p| p.into_inner());
         if guard.0.len() >= self.config.queue_capacity {
             self.metrics.jobs.add(1, (job.kind, JobOutcome::Dropped));
             return;
         }
-        guard.0.push_back(job);
+        guard.0.push_back((job, trace));
         self.queue
             .depth
             .store(guard.0.len() as u64, Ordering::Relaxed);
@@ -214,14 +218,27 @@ fn work(queue: &Queue, metrics: &ProverMetrics, deadline: Duration, proved: &Ato
             }
         };
         metrics.idle.add(-1, ());
+        let (job, trace) = job;
+        let span = tracing::info_span!(
+            "prover.prove",
+            prover.job.type = job.kind.as_str(),
+            prover.job.iterations = job.iterations,
+            prover.job.outcome = tracing::field::Empty,
+        );
+        trace.set_as_parent_of(&span);
+        let _entered = span.enter();
         let started = Instant::now();
         let outcome = match prove(&job, started + deadline) {
             Some(_) => {
                 proved.fetch_add(1, Ordering::Relaxed);
                 JobOutcome::Proved
             }
-            None => JobOutcome::TimedOut,
+            None => {
+                tracing::debug!(job = job.kind.as_str(), "proof missed its deadline");
+                JobOutcome::TimedOut
+            }
         };
+        span.record("prover.job.outcome", outcome.as_str());
         metrics.duration.record_since(started, (job.kind,));
         metrics.jobs.add(1, (job.kind, outcome));
     }

@@ -2,7 +2,7 @@
 //!
 //! | method | path | body / answer |
 //! |---|---|---|
-//! | `POST` | `/tx` | a [`Transaction`] as JSON → `{"id": hex}`, or `{"error": ...}` with 400 (malformed), 413 (too large) or 422 (rejected by the mempool) |
+//! | `POST` | `/tx` | a [`Transaction`] as JSON → `{"id": hex, "trace_id": hex}` (no `trace_id` when the request was not sampled), or `{"error": ...}` with 400 (malformed), 413 (too large) or 422 (rejected by the mempool) |
 //! | `GET` | `/status` | `{"height", "mempool_size", "peers", "included"}` |
 //! | `GET` | `/height` | `{"height"}` |
 
@@ -17,7 +17,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
-use telemetry::{Counter, Histogram, Metrics, UpDownCounter};
+use telemetry::{Counter, Histogram, Metrics, TraceContext, UpDownCounter};
+use tracing::Instrument;
 
 use crate::mempool::{Mempool, Origin};
 use crate::p2p::P2p;
@@ -140,19 +141,25 @@ pub fn router(state: RpcState) -> Router {
         .with_state(state)
 }
 
-/// Records every request: method, status class, error kind, duration, in-flight.
+/// Records every request: method, status class, error kind, duration, in-flight; and
+/// traces it as an HTTP server span, continuing the caller's trace (`traceparent`).
 async fn track(State(metrics): State<Arc<RpcMetrics>>, request: Request, next: Next) -> Response {
-    let method = match (request.method(), request.uri().path()) {
-        (&Method::POST, "/tx") => RpcMethod::SubmitTransaction,
-        (&Method::GET, "/status") => RpcMethod::GetStatus,
-        (&Method::GET, "/height") => RpcMethod::GetHeight,
-        _ => RpcMethod::Unknown,
+    let (method, route) = match (request.method(), request.uri().path()) {
+        (&Method::POST, "/tx") => (RpcMethod::SubmitTransaction, Some("/tx")),
+        (&Method::GET, "/status") => (RpcMethod::GetStatus, Some("/status")),
+        (&Method::GET, "/height") => (RpcMethod::GetHeight, Some("/height")),
+        _ => (RpcMethod::Unknown, None),
     };
+    let span = server_span(&request, route);
     let started = Instant::now();
     metrics.in_flight.add(1, ());
-    let response = next.run(request).await;
+    let response = next.run(request).instrument(span.clone()).await;
     metrics.in_flight.add(-1, ());
     let status = response.status();
+    span.record("http.response.status_code", status.as_u16());
+    if status.is_server_error() {
+        span.record("otel.status_code", "ERROR");
+    }
     let kind = response
         .extensions()
         .get::<RpcErrorKind>()
@@ -166,6 +173,30 @@ async fn track(State(metrics): State<Arc<RpcMetrics>>, request: Request, next: N
         });
     metrics.answered(method, status, kind, started);
     response
+}
+
+/// The HTTP server span of one request (semantic conventions: `{method} {route}`), its
+/// parent the caller's `traceparent` when there is one.
+fn server_span(request: &Request, route: Option<&'static str>) -> tracing::Span {
+    let method = request.method().as_str();
+    let span = tracing::info_span!(
+        "rpc.request",
+        otel.name = match route {
+            Some(route) => format!("{method} {route}"),
+            None => method.to_owned(),
+        },
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
+        http.request.method = method,
+        http.route = route,
+        url.path = request.uri().path(),
+        url.scheme = "http",
+        http.response.status_code = tracing::field::Empty,
+    );
+    if let Some(parent) = TraceContext::from_http(request.headers()) {
+        parent.set_as_parent_of(&span);
+    }
+    span
 }
 
 fn error(status: StatusCode, kind: RpcErrorKind, message: impl std::fmt::Display) -> Response {
@@ -189,13 +220,21 @@ async fn submit_transaction(State(state): State<RpcState>, body: Bytes) -> Respo
     match state.mempool.submit(tx.clone(), Origin::Rpc) {
         Ok(()) => {
             state.p2p.gossip_transaction(&tx);
-            Json(json!({ "id": id })).into_response()
+            // The trace to look up in the trace store (absent when not sampled).
+            match TraceContext::of(&tracing::Span::current()).trace_id() {
+                Some(trace_id) => Json(json!({ "id": id, "trace_id": trace_id })),
+                None => Json(json!({ "id": id })),
+            }
+            .into_response()
         }
-        Err(rejection) => error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            RpcErrorKind::Rejected,
-            rejection,
-        ),
+        Err(rejection) => {
+            tracing::debug!(%id, reason = %rejection, "transaction rejected");
+            error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                RpcErrorKind::Rejected,
+                rejection,
+            )
+        }
     }
 }
 

@@ -145,16 +145,32 @@ impl Sequencer {
         }
     }
 
+    /// Builds, stores, proves and announces one block: one trace, its root span linked to
+    /// the admission of every transaction it includes.
     fn build_block(&self) -> Result<(), crate::storage::StorageError> {
+        let span = tracing::info_span!(
+            parent: None,
+            "block.produce",
+            block.height = self.storage.height() + 1,
+            block.transactions = tracing::field::Empty,
+        );
+        let _entered = span.enter();
         let started = Instant::now();
-        let pending = self.mempool.take(self.max_block_transactions);
+        let pending = tracing::info_span!("block.select").in_scope(|| {
+            let pending = self.mempool.take(self.max_block_transactions);
+            for p in &pending {
+                p.trace.link_from(&span);
+            }
+            pending
+        });
+        span.record("block.transactions", pending.len());
         let arrivals: Vec<Instant> = pending.iter().map(|p| p.arrived).collect();
         let block = Block::new(
             self.storage.height() + 1,
             pending.into_iter().map(|p| p.tx).collect(),
         );
         let build_time = started.elapsed();
-        self.storage.append(&block)?;
+        tracing::info_span!("storage.write").in_scope(|| self.storage.append(&block))?;
         let now = Instant::now();
         for arrived in arrivals {
             self.metrics
@@ -166,7 +182,8 @@ impl Sequencer {
             .fetch_add(block.transactions.len() as u64, Ordering::Relaxed);
         let mut root = [0u8; 32];
         if hex::decode_to_slice(&block.root, &mut root).is_ok() {
-            self.prover.prove_block(root, block.transactions.len());
+            tracing::info_span!("prover.submit")
+                .in_scope(|| self.prover.prove_block(root, block.transactions.len()));
         }
         self.p2p.announce_block(&block);
         Ok(())
