@@ -194,6 +194,9 @@ def run(a, fleet, tmp):
             "--data-dir", os.path.join(tmp, instance)], {
             "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{agent_ports[i % agents]}",
             "OTEL_METRIC_EXPORT_INTERVAL": str(int(a.export_interval * 1000)),
+            # A metrics harness: the agents run metrics pipelines only.
+            "OTEL_TRACES_EXPORTER": "none",
+            "OTEL_LOGS_EXPORTER": "none",
             "OTEL_RESOURCE_ATTRIBUTES": f"service.instance.id={instance}",
             "TELEMETRY_HOST_METRICS_MIN_INTERVAL": "1000", "RUST_LOG": "warn"})
         bridges[instance] = f"http://127.0.0.1:{bridge}/metrics"

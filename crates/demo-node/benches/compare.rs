@@ -130,6 +130,7 @@ impl BenchMetrics {
     }
 }
 
+#[derive(Clone, Copy)]
 struct Settings {
     quick: bool,
     ops: u64,
@@ -587,7 +588,21 @@ impl Drop for NodeProcess {
     }
 }
 
-fn start_node(telemetry: bool) -> NodeProcess {
+/// What the benchmarked node exports.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    /// `--no-telemetry`.
+    Off,
+    /// The bridge (scraped every second) and host metrics.
+    Metrics,
+    /// Also metrics, spans and logs over OTLP to a sink, at the recommended sampling.
+    AllSignals(SocketAddr),
+}
+
+/// The sampling docs/tracing.md recommends for a saturated node.
+const RECOMMENDED_SAMPLER: (&str, &str) = ("parentbased_traceidratio", "0.1");
+
+fn start_node(mode: Mode) -> NodeProcess {
     let mut command = Command::new(env!("CARGO_BIN_EXE_demo-node"));
     command.args([
         "--rpc-addr",
@@ -608,11 +623,22 @@ fn start_node(telemetry: bool) -> NodeProcess {
         "--max-block-txs",
         "100000",
     ]);
-    if !telemetry {
-        command.arg("--no-telemetry");
+    match mode {
+        Mode::Off => {
+            command.arg("--no-telemetry");
+        }
+        Mode::Metrics => {}
+        Mode::AllSignals(sink) => {
+            command
+                .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{sink}"))
+                .env("OTEL_METRIC_EXPORT_INTERVAL", "5000")
+                .env("OTEL_TRACES_SAMPLER", RECOMMENDED_SAMPLER.0)
+                .env("OTEL_TRACES_SAMPLER_ARG", RECOMMENDED_SAMPLER.1);
+        }
     }
+    // info: the node's spans are info spans, and its log records info and up.
     let mut child = command
-        .env("RUST_LOG", "error")
+        .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -679,39 +705,169 @@ fn saturate(node: &NodeProcess, seconds: f64, base: u64) -> f64 {
     })
 }
 
+/// A `tracing` dispatcher whose only layer is `layer` (none: plain `tracing`).
+fn dispatch_with(
+    layer: Option<Box<dyn tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync>>,
+) -> tracing::Dispatch {
+    use tracing_subscriber::layer::SubscriberExt;
+    match layer {
+        None => tracing::Dispatch::new(tracing_subscriber::registry()),
+        Some(layer) => tracing::Dispatch::new(tracing_subscriber::registry().with(layer)),
+    }
+}
+
+/// A case running `call` under `dispatch`.
+fn traced<'a>(name: &'a str, dispatch: tracing::Dispatch, call: impl Fn(u64) + 'a) -> Case<'a> {
+    (
+        name,
+        Box::new(move |ops| {
+            tracing::dispatcher::with_default(&dispatch, || {
+                for i in 0..ops {
+                    call(i);
+                }
+            })
+        }),
+    )
+}
+
+/// A client pushing spans and logs to `sink` with `sampler`.
+fn traced_client(
+    sink: &otlp_test_receiver::Receiver,
+    sampler: telemetry::Sampler,
+) -> TelemetryClient {
+    let otlp = telemetry::OtlpConfig::grpc(format!("http://{}", sink.addr));
+    TelemetryClient::builder("bench")
+        .traces(otlp.clone())
+        .logs(otlp)
+        .tracing(telemetry::TracingConfig {
+            sampler,
+            ..telemetry::TracingConfig::default()
+        })
+        .build()
+        .unwrap()
+}
+
+/// Span enter/exit and an info event, with the OTel layer (sampled, unsampled, the no-op
+/// client's) against plain `tracing` without it.
+fn spans(s: &Settings, r: &mut Report) {
+    let sink = otlp_test_receiver::grpc_sink();
+    let sampled = traced_client(&sink, telemetry::Sampler::AlwaysOn);
+    let unsampled = traced_client(&sink, telemetry::Sampler::AlwaysOff);
+    let disabled = TelemetryClient::disabled();
+    let span = |i: u64| {
+        let _span = tracing::info_span!("bench.span", i).entered();
+    };
+    let event = |i: u64| tracing::info!(i, "bench event");
+    let cases = [
+        traced("span, plain tracing", dispatch_with(None), span),
+        traced(
+            "span, no-op client's layer",
+            dispatch_with(Some(disabled.tracing_layer())),
+            span,
+        ),
+        traced(
+            "span, OTel layer, unsampled",
+            dispatch_with(Some(unsampled.tracing_layer())),
+            span,
+        ),
+        traced(
+            "span, OTel layer, sampled",
+            dispatch_with(Some(sampled.tracing_layer())),
+            span,
+        ),
+        traced("event, plain tracing", dispatch_with(None), event),
+        traced(
+            "event, OTel log layer",
+            dispatch_with(Some(sampled.tracing_layer())),
+            event,
+        ),
+    ];
+    // Fewer operations: a sampled span is microseconds, and the queue drops beyond 2048.
+    let s = Settings {
+        ops: s.ops / 20,
+        ..*s
+    };
+    let ns = ns_per_op(&s, &cases);
+    println!(
+        "\n== spans and log events (ns per call, best of {} rounds)",
+        s.rounds
+    );
+    for ((name, _), ns) in cases.iter().zip(&ns) {
+        r.row(name, format!("{ns:8.1}"));
+    }
+    r.row(
+        "  span, no-op layer / plain",
+        format!("{:8.2}", ns[1] / ns[0]),
+    );
+    r.row(
+        "  span, unsampled / plain",
+        format!("{:8.2}", ns[2] / ns[0]),
+    );
+    r.row("  span, sampled / plain", format!("{:8.2}", ns[3] / ns[0]));
+    r.row(
+        "  event, log layer / plain",
+        format!("{:8.2}", ns[5] / ns[4]),
+    );
+    r.target("span-noop-layer", ns[1] / ns[0], true, 1.5);
+    let _ = (sampled.shutdown(), unsampled.shutdown());
+}
+
 fn node_overhead(s: &Settings, r: &mut Report) {
     let (seconds, rounds) = if s.quick { (2.0, 2) } else { (8.0, 3) };
-    let mut on = Vec::new();
-    let mut off = Vec::new();
+    let sink = otlp_test_receiver::grpc_sink();
+    let modes = [Mode::Metrics, Mode::Off, Mode::AllSignals(sink.addr)];
+    let mut rates: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
     for round in 0..rounds {
-        // Alternate which goes first, so drift on the machine affects both alike.
-        for telemetry in if round % 2 == 0 {
-            [true, false]
-        } else {
-            [false, true]
-        } {
-            let node = start_node(telemetry);
+        // Rotate which goes first, so drift on the machine affects all alike.
+        for k in 0..modes.len() {
+            let i = (k + round) % modes.len();
+            let node = start_node(modes[i]);
             std::thread::sleep(Duration::from_millis(300));
-            let rate = saturate(&node, seconds, (round as u64) << 40);
-            if telemetry {
-                on.push(rate)
-            } else {
-                off.push(rate)
-            }
+            rates[i].push(saturate(&node, seconds, ((round * 3 + i) as u64) << 40));
         }
     }
-    let median = |v: &mut Vec<f64>| {
+    let median = |v: &[f64]| {
+        let mut v = v.to_vec();
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    let (on, off) = (median(&mut on), median(&mut off));
+    let (on, off, all) = (median(&rates[0]), median(&rates[1]), median(&rates[2]));
+    // Run-to-run noise: the spread of the telemetry-off rounds around their median.
+    let spread = |v: &[f64]| {
+        let (lo, hi) = v.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), x| {
+            (lo.min(*x), hi.max(*x))
+        });
+        (hi - lo) / median(v)
+    };
+    let noise = spread(&rates[1]);
     println!("\n== demo node saturated ({rounds} rounds of {seconds} s each way, median)");
     r.row(
         "accepted tx/s, telemetry on (bridge scraped every 1 s, host metrics)",
         format!("{on:8.0}"),
     );
+    r.row(
+        &format!(
+            "accepted tx/s, all three signals over OTLP ({}={})",
+            RECOMMENDED_SAMPLER.0, RECOMMENDED_SAMPLER.1
+        ),
+        format!("{all:8.0}"),
+    );
     r.row("accepted tx/s, telemetry off", format!("{off:8.0}"));
+    r.row(
+        "  run-to-run noise (spread of the off rounds)",
+        format!("{:7.1}%", noise * 100.0),
+    );
+    r.row(
+        "  spans exported to the sink (requests)",
+        format!("{:8}", sink.spans.count()),
+    );
     r.target("node-overhead", on / off, false, 0.99);
+    r.target(
+        "node-overhead-all-signals",
+        all / off,
+        false,
+        1.0 - noise.max(0.01),
+    );
 }
 
 fn main() {
@@ -736,6 +892,7 @@ fn main() {
     scrape(&s, &mut r);
     memory(&mut r);
     host(&s, &mut r);
+    spans(&s, &mut r);
     node_overhead(&s, &mut r);
     println!();
     for line in &r.targets {

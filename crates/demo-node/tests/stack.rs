@@ -66,6 +66,8 @@ fn compose_file_validates_with_real_compose() {
             "demo-node",
             "demo-node-2",
             "grafana",
+            "jaeger",
+            "loki",
             "otel-collector",
             "prometheus"
         ]
@@ -838,6 +840,91 @@ fn real_collector_killed_and_restarted_loses_nothing() {
         "the receiver's total differs from the {total} events recorded"
     );
     client.shutdown().unwrap();
+    drop(collector);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Spans and log records from the demo binary through the real core collector: its
+/// `debug` exporter (verbosity detailed) prints every span and log record it received.
+#[test]
+fn demo_spans_and_logs_through_the_real_collector() {
+    let Some(otelcol) = tool("OTELCOL") else {
+        return;
+    };
+    let dir = scratch("collector-traces");
+    let otlp_port = free_port();
+    let config = dir.join("collector.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "receivers: {{otlp: {{protocols: {{grpc: {{endpoint: 127.0.0.1:{otlp_port}}}}}}}}}\n\
+             exporters: {{debug: {{verbosity: detailed}}, nop: {{}}}}\n\
+             service:\n  telemetry: {{metrics: {{level: none}}}}\n  pipelines:\n    \
+             traces: {{receivers: [otlp], exporters: [debug]}}\n    \
+             logs: {{receivers: [otlp], exporters: [debug]}}\n    \
+             metrics: {{receivers: [otlp], exporters: [nop]}}\n"
+        ),
+    )
+    .unwrap();
+    let collector = spawn(
+        &dir,
+        "collector",
+        Command::new(&otelcol).arg(format!("--config={}", config.display())),
+    );
+    let endpoint = format!("http://127.0.0.1:{otlp_port}");
+    let node = Node::start(
+        &["--no-load", "--slot", "500ms"],
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_BSP_SCHEDULE_DELAY", "200"),
+            ("OTEL_BLRP_SCHEDULE_DELAY", "200"),
+            ("RUST_LOG", "info"),
+        ],
+    );
+    let trace = "0af7651916cd43dd8448eb211c80319c";
+    let tx = signed_tx("collector", 1, "through the collector");
+    let (status, _) = support::request(
+        node.rpc,
+        &format!(
+            "POST /tx HTTP/1.1\r\nHost: node\r\nContent-Type: application/json\r\n\
+             traceparent: 00-{trace}-b7ad6b7169203331-01\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{tx}",
+            tx.len()
+        ),
+    );
+    assert_eq!(status, 200);
+    let printed = || std::fs::read_to_string(dir.join("collector.log")).unwrap_or_default();
+    let wanted = [
+        "Name           : POST /tx".to_owned(),
+        format!("Trace ID       : {trace}"),
+        "Parent ID      : b7ad6b7169203331".to_owned(),
+        "Name           : mempool.admit".to_owned(),
+        "Name           : publish transaction".to_owned(),
+        "Name           : block.produce".to_owned(),
+        format!("SpanLink #0\n     -> Trace ID: {trace}"),
+        "Name           : storage.write".to_owned(),
+        "Body: Str(summary)".to_owned(),
+    ];
+    let arrived = eventually(Duration::from_secs(60), || {
+        let text = printed();
+        wanted.iter().all(|w| text.contains(w.as_str()))
+    });
+    let text = printed();
+    let missing: Vec<&String> = wanted
+        .iter()
+        .filter(|w| !text.contains(w.as_str()))
+        .collect();
+    assert!(
+        arrived,
+        "the collector did not print {missing:?}:\n{}",
+        &text[text.len().saturating_sub(4000)..]
+    );
+    otlp_test_receiver::note(&format!(
+        "real collector (debug exporter): {} spans and {} log records printed from one demo node",
+        text.matches("\nSpan #").count(),
+        text.matches("\nLogRecord #").count()
+    ));
+    node.terminate_cleanly();
     drop(collector);
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -37,22 +37,37 @@ use prost::Message;
 /// One request and its headers.
 type Delivery<R> = (R, Vec<(String, String)>);
 
-/// What a receiver got for one signal: each request, with its headers.
+/// What a receiver got for one signal: each request, with its headers (or, for a sink,
+/// only how many).
 #[derive(Clone)]
 pub struct Received<R = ExportMetricsServiceRequest> {
     inner: Arc<Mutex<Vec<Delivery<R>>>>,
+    discarded: Option<Arc<std::sync::atomic::AtomicUsize>>,
 }
 
 impl<R> Default for Received<R> {
     fn default() -> Self {
         Self {
             inner: Arc::default(),
+            discarded: None,
         }
     }
 }
 
 impl<R: Clone> Received<R> {
+    /// A store that counts requests and keeps none (for benchmarks).
+    fn sink() -> Self {
+        Self {
+            inner: Arc::default(),
+            discarded: Some(Arc::default()),
+        }
+    }
+
     fn push(&self, request: R, headers: Vec<(String, String)>) {
+        if let Some(count) = &self.discarded {
+            count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return;
+        }
         self.inner
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -61,6 +76,9 @@ impl<R: Clone> Received<R> {
 
     /// Requests received.
     pub fn count(&self) -> usize {
+        if let Some(count) = &self.discarded {
+            return count.load(std::sync::atomic::Ordering::Relaxed);
+        }
         self.inner.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 
@@ -233,8 +251,24 @@ fn runtime() -> tokio::runtime::Runtime {
 
 /// An OTLP/gRPC receiver of metrics, spans and logs on `addr` (use port 0 for a free one).
 pub fn grpc_receiver_on(addr: SocketAddr) -> Receiver {
+    grpc_receiver_with(addr, Stores::default())
+}
+
+/// An OTLP/gRPC receiver on a free loopback port that only counts what it receives: for
+/// benchmarks, whose exports would otherwise fill memory.
+pub fn grpc_sink() -> Receiver {
+    grpc_receiver_with(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        Stores {
+            metrics: Received::sink(),
+            spans: Received::sink(),
+            logs: Received::sink(),
+        },
+    )
+}
+
+fn grpc_receiver_with(addr: SocketAddr, stores: Stores) -> Receiver {
     let runtime = runtime();
-    let stores = Stores::default();
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind(addr))
         .expect("test receiver setup");
