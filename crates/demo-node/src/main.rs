@@ -6,6 +6,7 @@ use demo_node::cli::CatalogFormat;
 use demo_node::{cli, node};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::Layer;
 
 /// The parse error, naming the environment variable the bad value came from when the
 /// option was not on the command line (clap names only the flag the variable maps to).
@@ -84,7 +85,11 @@ fn main() -> std::process::ExitCode {
         .with(
             tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)
-                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                // The summary is already on stdout.
+                .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
+                    meta.target() != node::SUMMARY_TARGET
+                })),
         )
         .with(telemetry.client.tracing_layer())
         .init();

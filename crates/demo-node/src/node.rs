@@ -17,6 +17,9 @@ use crate::rpc::{self, RpcMetrics, RpcState};
 use crate::sequencer::Sequencer;
 use crate::storage::{Storage, StorageError};
 
+/// The target of the summary log record, which goes to OTLP only: stdout has the line.
+pub const SUMMARY_TARGET: &str = "demo_node::summary";
+
 /// Why the node could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -243,8 +246,9 @@ pub async fn run(cli: Cli, telemetry: Telemetry) -> Result<(), StartError> {
                 println!(
                     "demo-node: height={height} tx/s={rate:.1} mempool={pending} peers={peers} proofs={proofs} export={export}",
                 );
-                // The same line as a log record, with its numbers as attributes.
-                tracing::info!(height, tx_per_s = rate, mempool = pending, peers, proofs, export, "summary");
+                // The same line as a log record, with its numbers as attributes (not
+                // printed again on stderr: see main.rs).
+                tracing::info!(target: SUMMARY_TARGET, height, tx_per_s = rate, mempool = pending, peers, proofs, export, "summary");
             }
         }
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::InstrumentationScope;
 use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
-use opentelemetry_otlp::{LogExporter, SpanExporter};
+use opentelemetry_otlp::{ExporterBuildError, LogExporter, SpanExporter};
 use opentelemetry_sdk::logs::{BatchLogProcessor, SdkLoggerProvider};
 use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracer, SdkTracerProvider};
 use opentelemetry_sdk::Resource;
@@ -24,14 +24,15 @@ use crate::health::LogLimiter;
 use crate::meter::ComponentMeter;
 use crate::otlp::{self, ExportContext};
 use crate::self_telemetry::{
-    LogExporterType, LogMetrics, LogMetricsCallbacks, Signal, SignalExportMetrics,
-    SpanExporterType, SpanMetrics, SpanMetricsCallbacks,
+    ErrorType, LogExporterType, LogMetrics, LogMetricsCallbacks, ProcessorError, Signal,
+    SignalExportMetrics, SpanExporterType, SpanMetrics, SpanMetricsCallbacks,
 };
 use crate::signal_export::{
     ExportRecorder, Queue, QueuedLogProcessor, QueuedSpanProcessor, RecordedLogExporter,
     RecordedSpanExporter,
 };
-use crate::{Callback, Metrics};
+use crate::tracing_config::BatchConfig;
+use crate::{Callback, Counter, Metrics};
 
 /// The crates on the export path. Their spans and events are never exported: exporting
 /// them would export the logs of the export itself, without end (opentelemetry-rust #761).
@@ -77,10 +78,22 @@ impl TracingPipeline {
             return Ok(Self::default());
         }
         let exports = SignalExportMetrics::register(meter, ()).exports;
+        let signal = |signal, otlp, batch| SignalBuild {
+            signal,
+            otlp,
+            batch,
+            runtime,
+            exports: &exports,
+        };
         let tracer = match &config.traces {
             None => None,
             Some(otlp) => {
-                let provider = tracer_provider(config, otlp, resource, runtime, meter, &exports)?;
+                let provider = tracer_provider(
+                    signal(Signal::Traces, otlp, config.tracing.spans),
+                    config.tracing.sampler.sdk(),
+                    resource,
+                    meter,
+                )?;
                 let tracer = provider.tracer_with_scope(
                     InstrumentationScope::builder("telemetry")
                         .with_version(env!("CARGO_PKG_VERSION"))
@@ -92,7 +105,9 @@ impl TracingPipeline {
         let logger = match &config.logs {
             None => None,
             Some(otlp) => Some(logger_provider(
-                config, otlp, resource, runtime, meter, &exports,
+                signal(Signal::Logs, otlp, config.tracing.logs),
+                resource,
+                meter,
             )?),
         };
         Ok(Self { tracer, logger })
@@ -173,16 +188,70 @@ fn queue_gauges(capacity: usize) -> (Arc<AtomicI64>, Callback<i64, ()>, Callback
     )
 }
 
+/// What both signals' pipelines are built from.
+struct SignalBuild<'a> {
+    signal: Signal,
+    otlp: &'a OtlpConfig,
+    batch: BatchConfig,
+    runtime: &'a Handle,
+    exports: &'a Counter<u64, (Signal, Option<ErrorType>)>,
+}
+
+impl SignalBuild<'_> {
+    /// The signal's bounded queue, and the recorder its exporter reports to.
+    fn queue_and_recorder(
+        &self,
+        held: Arc<AtomicI64>,
+        processed: Counter<u64, (Option<ProcessorError>,)>,
+        items: Box<dyn Fn(u64, Option<ErrorType>) + Send + Sync>,
+    ) -> (Arc<Queue>, ExportRecorder) {
+        let queue = Arc::new(Queue::new(
+            self.signal,
+            self.batch.max_queue_size,
+            held,
+            processed,
+        ));
+        let recorder = ExportRecorder {
+            context: ExportContext::new(
+                &self.otlp.endpoint,
+                self.batch.export_timeout,
+                self.runtime.clone(),
+            ),
+            queue: queue.clone(),
+            items,
+            requests: self.exports.clone(),
+            failure_log: LogLimiter::new(Duration::from_secs(60)),
+        };
+        (queue, recorder)
+    }
+
+    /// Builds the OTLP exporter (within the telemetry runtime: tonic's channel needs it)
+    /// with `grpc` or `http`, whichever the protocol is.
+    fn exporter<E, K>(
+        &self,
+        grpc: impl FnOnce() -> Result<(Result<E, ExporterBuildError>, K), BuildError>,
+        http: impl FnOnce() -> Result<(Result<E, ExporterBuildError>, K), BuildError>,
+    ) -> Result<(E, K), BuildError> {
+        let _guard = self.runtime.enter();
+        let (built, kind) = match self.otlp.protocol {
+            Protocol::Grpc => grpc()?,
+            Protocol::HttpProtobuf => http()?,
+        };
+        let exporter = built.map_err(|e| BuildError::Exporter {
+            endpoint: self.otlp.endpoint.clone(),
+            reason: e.to_string(),
+        })?;
+        Ok((exporter, kind))
+    }
+}
+
 fn tracer_provider(
-    config: &TelemetryConfig,
-    otlp: &OtlpConfig,
+    build: SignalBuild<'_>,
+    sampler: opentelemetry_sdk::trace::Sampler,
     resource: &Resource,
-    runtime: &Handle,
     meter: &ComponentMeter,
-    exports: &crate::Counter<u64, (Signal, Option<crate::self_telemetry::ErrorType>)>,
 ) -> Result<SdkTracerProvider, BuildError> {
-    let batch = config.tracing.spans;
-    let (held, queue_size, queue_capacity) = queue_gauges(batch.max_queue_size);
+    let (held, queue_size, queue_capacity) = queue_gauges(build.batch.max_queue_size);
     let metrics = SpanMetrics::register(
         meter,
         SpanMetricsCallbacks {
@@ -190,38 +259,29 @@ fn tracer_provider(
             queue_capacity,
         },
     );
-    let queue = Arc::new(Queue::new(
-        Signal::Traces,
-        batch.max_queue_size,
+    let otlp = build.otlp;
+    let (inner, kind) = build.exporter(
+        || {
+            Ok((
+                otlp::grpc(SpanExporter::builder().with_tonic(), otlp)?.build(),
+                SpanExporterType::OtlpGrpc,
+            ))
+        },
+        || {
+            Ok((
+                otlp::http(SpanExporter::builder().with_http(), otlp)?.build(),
+                SpanExporterType::OtlpHttp,
+            ))
+        },
+    )?;
+    let exported = metrics.exported.clone();
+    let (queue, recorder) = build.queue_and_recorder(
         held,
         metrics.processed.clone(),
-    ));
-    let context = ExportContext::new(&otlp.endpoint, batch.export_timeout, runtime.clone());
-    let _guard = context.enter();
-    let (inner, kind) = match otlp.protocol {
-        Protocol::Grpc => (
-            otlp::grpc(SpanExporter::builder().with_tonic(), otlp)?.build(),
-            SpanExporterType::OtlpGrpc,
-        ),
-        Protocol::HttpProtobuf => (
-            otlp::http(SpanExporter::builder().with_http(), otlp)?.build(),
-            SpanExporterType::OtlpHttp,
-        ),
-    };
-    let inner = inner.map_err(|e| exporter_error(otlp, &e))?;
-    drop(_guard);
-    let exported = metrics.exported.clone();
-    let exporter = RecordedSpanExporter {
-        inner,
-        recorder: ExportRecorder {
-            context,
-            queue: queue.clone(),
-            items: Box::new(move |n, error| exported.add(n, (kind, error))),
-            requests: exports.clone(),
-            failure_log: LogLimiter::new(Duration::from_secs(60)),
-        },
-    };
-    let processor = BatchSpanProcessor::builder(exporter)
+        Box::new(move |n, error| exported.add(n, (kind, error))),
+    );
+    let batch = build.batch;
+    let processor = BatchSpanProcessor::builder(RecordedSpanExporter { inner, recorder })
         .with_batch_config(
             opentelemetry_sdk::trace::BatchConfigBuilder::default()
                 .with_max_queue_size(batch.max_queue_size)
@@ -232,7 +292,7 @@ fn tracer_provider(
         .build();
     Ok(SdkTracerProvider::builder()
         .with_resource(resource.clone())
-        .with_sampler(config.tracing.sampler.sdk())
+        .with_sampler(sampler)
         .with_span_processor(QueuedSpanProcessor {
             inner: processor,
             queue,
@@ -243,15 +303,11 @@ fn tracer_provider(
 }
 
 fn logger_provider(
-    config: &TelemetryConfig,
-    otlp: &OtlpConfig,
+    build: SignalBuild<'_>,
     resource: &Resource,
-    runtime: &Handle,
     meter: &ComponentMeter,
-    exports: &crate::Counter<u64, (Signal, Option<crate::self_telemetry::ErrorType>)>,
 ) -> Result<SdkLoggerProvider, BuildError> {
-    let batch = config.tracing.logs;
-    let (held, queue_size, queue_capacity) = queue_gauges(batch.max_queue_size);
+    let (held, queue_size, queue_capacity) = queue_gauges(build.batch.max_queue_size);
     let metrics = LogMetrics::register(
         meter,
         LogMetricsCallbacks {
@@ -259,38 +315,29 @@ fn logger_provider(
             queue_capacity,
         },
     );
-    let queue = Arc::new(Queue::new(
-        Signal::Logs,
-        batch.max_queue_size,
+    let otlp = build.otlp;
+    let (inner, kind) = build.exporter(
+        || {
+            Ok((
+                otlp::grpc(LogExporter::builder().with_tonic(), otlp)?.build(),
+                LogExporterType::OtlpGrpc,
+            ))
+        },
+        || {
+            Ok((
+                otlp::http(LogExporter::builder().with_http(), otlp)?.build(),
+                LogExporterType::OtlpHttp,
+            ))
+        },
+    )?;
+    let exported = metrics.exported.clone();
+    let (queue, recorder) = build.queue_and_recorder(
         held,
         metrics.processed.clone(),
-    ));
-    let context = ExportContext::new(&otlp.endpoint, batch.export_timeout, runtime.clone());
-    let _guard = context.enter();
-    let (inner, kind) = match otlp.protocol {
-        Protocol::Grpc => (
-            otlp::grpc(LogExporter::builder().with_tonic(), otlp)?.build(),
-            LogExporterType::OtlpGrpc,
-        ),
-        Protocol::HttpProtobuf => (
-            otlp::http(LogExporter::builder().with_http(), otlp)?.build(),
-            LogExporterType::OtlpHttp,
-        ),
-    };
-    let inner = inner.map_err(|e| exporter_error(otlp, &e))?;
-    drop(_guard);
-    let exported = metrics.exported.clone();
-    let exporter = RecordedLogExporter {
-        inner,
-        recorder: ExportRecorder {
-            context,
-            queue: queue.clone(),
-            items: Box::new(move |n, error| exported.add(n, (kind, error))),
-            requests: exports.clone(),
-            failure_log: LogLimiter::new(Duration::from_secs(60)),
-        },
-    };
-    let processor = BatchLogProcessor::builder(exporter)
+        Box::new(move |n, error| exported.add(n, (kind, error))),
+    );
+    let batch = build.batch;
+    let processor = BatchLogProcessor::builder(RecordedLogExporter { inner, recorder })
         .with_batch_config(
             opentelemetry_sdk::logs::BatchConfigBuilder::default()
                 .with_max_queue_size(batch.max_queue_size)
@@ -307,11 +354,4 @@ fn logger_provider(
             created: metrics.created,
         })
         .build())
-}
-
-fn exporter_error(otlp: &OtlpConfig, e: &dyn std::fmt::Display) -> BuildError {
-    BuildError::Exporter {
-        endpoint: otlp.endpoint.clone(),
-        reason: e.to_string(),
-    }
 }

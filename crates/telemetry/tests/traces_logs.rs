@@ -336,13 +336,26 @@ fn no_feedback_loop_from_the_export_path_at_trace_level() {
     client.shutdown().expect("shutdown");
 }
 
-/// A collector that is not there: spans beyond the queue are dropped and counted, the
-/// caller never waits, and what the queue holds stays within its capacity.
+/// A collector that is not there (connection refused): spans beyond the queue are dropped
+/// and counted, the caller never waits, and the queue stays within its capacity.
 #[test]
 fn a_dead_collector_costs_counted_drops_not_blocking() {
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = dead.local_addr().unwrap();
     drop(dead);
+    drops_are_counted_and_bounded(addr);
+}
+
+/// A collector that accepts connections and never answers (a stalled one): the same, with
+/// every export ending at its timeout.
+#[test]
+fn a_stalled_collector_costs_counted_drops_not_blocking() {
+    let stalled = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    drops_are_counted_and_bounded(stalled.local_addr().unwrap());
+    drop(stalled);
+}
+
+fn drops_are_counted_and_bounded(addr: std::net::SocketAddr) {
     let otlp = OtlpConfig {
         timeout: Duration::from_millis(200),
         ..OtlpConfig::grpc(format!("http://{addr}"))
@@ -429,7 +442,64 @@ fn a_dead_collector_costs_counted_drops_not_blocking() {
         })
         .count();
     assert!(failed > 0, "no failed trace export counted");
+    // Shutdown is bounded by its timeout even with records left and no collector.
     let _ = client.shutdown();
+}
+
+/// Shutdown flushes what is queued (the batch delay is a minute away), spans and logs with
+/// the metrics, from inside a current-thread runtime.
+#[test]
+fn shutdown_flushes_spans_and_logs_from_a_current_thread_runtime() {
+    let receiver = grpc_receiver();
+    let otlp = OtlpConfig::grpc(format!("http://{}", receiver.addr));
+    let slow = BatchConfig {
+        schedule_delay: Duration::from_secs(60),
+        ..BatchConfig::spans()
+    };
+    let client = TelemetryClient::builder("flush")
+        .otlp(otlp.clone())
+        .traces(otlp.clone())
+        .logs(otlp)
+        .export_interval(Duration::from_secs(60))
+        .tracing(TracingConfig {
+            spans: slow,
+            logs: slow,
+            ..TracingConfig::default()
+        })
+        .build()
+        .expect("client");
+    let subscriber = tracing_subscriber::registry().with(client.tracing_layer());
+    tracing::subscriber::with_default(subscriber, || {
+        for i in 0..10 {
+            let _span = tracing::info_span!("queued", i).entered();
+            tracing::info!(i, "queued record");
+        }
+    });
+    assert_eq!(
+        receiver.spans.count(),
+        0,
+        "nothing exported before shutdown"
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime
+        .block_on(async { client.shutdown() })
+        .expect("shutdown within its timeout");
+    assert_eq!(receiver.all_spans().len(), 10);
+    assert_eq!(receiver.all_logs().len(), 10);
+    assert!(receiver.received.count() > 0, "the metrics' final export");
+    // The metrics' last export counts the spans the final flush exported.
+    let last = receiver.received.last_request().unwrap();
+    assert_eq!(
+        otlp_test_receiver::point_value(
+            &last,
+            "otel.sdk.exporter.span.exported",
+            &[("otel.component.type", "otlp_grpc_span_exporter")]
+        ),
+        Some(10.0)
+    );
 }
 
 /// A panic inside an instrumented span: the span still ends, and the others are exported.
