@@ -26,6 +26,26 @@ RATE = "$__rate_interval"
 INSTANCE_METRIC = "target_info"
 
 
+# The trace store of the metrics profile (grafana/provisioning/datasources/traces-logs.yml).
+TRACES_DS = {"type": "jaeger", "uid": "jaeger"}
+
+
+def slower_traces_link():
+    """A data link from a latency series to the traces slower than the value clicked: the
+    Jaeger search of the series' service (its `job`) over the panel's time range. Without
+    exemplars (opentelemetry_sdk 0.33 has none) this is how a slow bucket leads to traces."""
+    from urllib.parse import quote
+    pane = {"a": {"datasource": TRACES_DS["uid"],
+                  "queries": [{"refId": "A", "datasource": TRACES_DS, "queryType": "search",
+                               "service": "${__field.labels.job}",
+                               "minDuration": "${__value.numeric}s", "limit": 20}],
+                  "range": {"from": "${__from}", "to": "${__to}"}}}
+    # Percent-encode the JSON but keep Grafana's ${...} for it to interpolate.
+    encoded = quote(json.dumps(pane, separators=(",", ":")), safe="${}_.:")
+    return {"title": "Traces slower than ${__value.text} (Jaeger)",
+            "url": "/explore?schemaVersion=1&panes=" + encoded, "targetBlank": False}
+
+
 def sel(extra=""):
     return "{" + SEL + (", " + extra if extra else "") + "}"
 
@@ -214,13 +234,17 @@ def default_panels(b, metric):
     seeded = metric["closed_series"] is not None
     if metric["kind"] == "histogram":
         unit = value_unit(metric)
-        group = "le, " + by
+        # `job` kept: a duration's data link searches that service's slower traces.
+        group = "le, job, " + by
         targets = [
             (f"histogram_quantile({q}, sum by ({group}) (rate({family}_bucket{sel()}[{RATE}])))",
              f"p{int(q * 100)} {legend}")
             for q in (0.5, 0.95, 0.99)
         ]
-        b.timeseries(title + " (p50, p95, p99)", description, unit, targets)
+        # The SDK's own work (its exports, its scrapes) is never traced: no link there.
+        own = metric["component"].startswith(("otel.", "telemetry"))
+        links = {"links": [slower_traces_link()]} if metric["unit"] == "s" and not own else None
+        b.timeseries(title + " (p50, p95, p99)", description, unit, targets, field_extra=links)
         b.heatmap(title + " (distribution)", description, family, unit=unit)
     elif metric["monotonic"]:
         expr = f"sum by ({by}) (rate({family}{sel()}[{RATE}]))"
