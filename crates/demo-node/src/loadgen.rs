@@ -6,7 +6,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use telemetry::TraceContext;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::tx::Transaction;
 
@@ -58,13 +60,35 @@ pub async fn run(
             _ = ticks.tick() => {}
         }
         let tx = transaction(&name, i, max_tx_size);
-        let request = client.post(&url).json(&tx).send();
+        // An HTTP client span (semantic conventions); its traceparent goes in the request,
+        // so the node's server span continues this trace.
+        let span = tracing::info_span!(
+            parent: None,
+            "loadgen.submit",
+            otel.name = "POST",
+            otel.kind = "client",
+            http.request.method = "POST",
+            url.full = %url,
+            server.address = %rpc.ip(),
+            server.port = rpc.port(),
+            http.response.status_code = tracing::field::Empty,
+        );
+        let mut headers = reqwest::header::HeaderMap::new();
+        TraceContext::of(&span).inject_http(&mut headers);
+        let request = client.post(&url).headers(headers).json(&tx).send();
         // Submit without waiting for the answer, so a slow node does not slow the load down.
-        tokio::spawn(async move {
-            if let Err(error) = request.await {
-                tracing::debug!(%error, "load generator request failed");
+        tokio::spawn(
+            async move {
+                match request.await {
+                    Ok(response) => {
+                        tracing::Span::current()
+                            .record("http.response.status_code", response.status().as_u16());
+                    }
+                    Err(error) => tracing::debug!(%error, "load generator request failed"),
+                }
             }
-        });
+            .instrument(span),
+        );
     }
 }
 

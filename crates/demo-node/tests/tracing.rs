@@ -102,8 +102,9 @@ fn a_transactions_journey_is_one_trace_across_two_nodes() {
     let env_b = env(&receiver, "node-b", "info");
     let a = Node::start(&["--no-load", "--slot", "500ms"], &refs(&env_a));
     let peer = a.p2p.to_string();
+    // B runs its load generator: its HTTP client spans carry traceparent to its RPC.
     let b = Node::start(
-        &["--no-load", "--slot", "500ms", "--peer", &peer],
+        &["--load-rate", "20", "--slot", "500ms", "--peer", &peer],
         &refs(&env_b),
     );
     assert!(
@@ -234,6 +235,25 @@ fn a_transactions_journey_is_one_trace_across_two_nodes() {
             .filter(|(_, s)| s.name == "prover.prove")
             .all(|(_, s)| submit_ids.contains(&&s.parent_span_id)),
         "every proof job is a child of its block's prover.submit"
+    );
+
+    // B's load generator: a client span, and B's server span as its child (HTTP injection).
+    let client_span = spans
+        .iter()
+        .find(|(n, s)| n == "node-b" && s.name == "POST" && s.kind == 3)
+        .map(|(_, s)| s)
+        .expect("a load generator client span (SPAN_KIND_CLIENT)");
+    assert!(client_span.parent_span_id.is_empty());
+    assert_eq!(
+        attribute(client_span, "http.request.method").as_deref(),
+        Some("POST")
+    );
+    assert!(
+        spans.iter().any(|(n, s)| n == "node-b"
+            && s.name == "POST /tx"
+            && s.parent_span_id == client_span.span_id
+            && s.trace_id == client_span.trace_id),
+        "B's server span continues its client's trace"
     );
 
     // Log records: the rejection, inside its request's span; the summary line.
