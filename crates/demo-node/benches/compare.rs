@@ -595,12 +595,14 @@ enum Mode {
     Off,
     /// The bridge (scraped every second) and host metrics.
     Metrics,
-    /// Also metrics, spans and logs over OTLP to a sink, at the recommended sampling.
-    AllSignals(SocketAddr),
+    /// Also metrics, spans and logs over OTLP to a sink, with this sampler and argument.
+    AllSignals(SocketAddr, (&'static str, &'static str)),
 }
 
 /// The sampling docs/tracing.md recommends for a saturated node.
 const RECOMMENDED_SAMPLER: (&str, &str) = ("parentbased_traceidratio", "0.1");
+/// The SDK's default: every trace.
+const DEFAULT_SAMPLER: (&str, &str) = ("parentbased_always_on", "1");
 
 fn start_node(mode: Mode) -> NodeProcess {
     let mut command = Command::new(env!("CARGO_BIN_EXE_demo-node"));
@@ -628,12 +630,12 @@ fn start_node(mode: Mode) -> NodeProcess {
             command.arg("--no-telemetry");
         }
         Mode::Metrics => {}
-        Mode::AllSignals(sink) => {
+        Mode::AllSignals(sink, (sampler, arg)) => {
             command
                 .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{sink}"))
                 .env("OTEL_METRIC_EXPORT_INTERVAL", "5000")
-                .env("OTEL_TRACES_SAMPLER", RECOMMENDED_SAMPLER.0)
-                .env("OTEL_TRACES_SAMPLER_ARG", RECOMMENDED_SAMPLER.1);
+                .env("OTEL_TRACES_SAMPLER", sampler)
+                .env("OTEL_TRACES_SAMPLER_ARG", arg);
         }
     }
     // info: the node's spans are info spans, and its log records info and up.
@@ -815,7 +817,12 @@ fn spans(s: &Settings, r: &mut Report) {
 fn node_overhead(s: &Settings, r: &mut Report) {
     let (seconds, rounds) = if s.quick { (2.0, 2) } else { (8.0, 3) };
     let sink = otlp_test_receiver::grpc_sink();
-    let modes = [Mode::Metrics, Mode::Off, Mode::AllSignals(sink.addr)];
+    let modes = [
+        Mode::Metrics,
+        Mode::Off,
+        Mode::AllSignals(sink.addr, RECOMMENDED_SAMPLER),
+        Mode::AllSignals(sink.addr, DEFAULT_SAMPLER),
+    ];
     let mut rates: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
     for round in 0..rounds {
         // Rotate which goes first, so drift on the machine affects all alike.
@@ -823,7 +830,11 @@ fn node_overhead(s: &Settings, r: &mut Report) {
             let i = (k + round) % modes.len();
             let node = start_node(modes[i]);
             std::thread::sleep(Duration::from_millis(300));
-            rates[i].push(saturate(&node, seconds, ((round * 3 + i) as u64) << 40));
+            rates[i].push(saturate(
+                &node,
+                seconds,
+                ((round * modes.len() + i) as u64) << 40,
+            ));
         }
     }
     let median = |v: &[f64]| {
@@ -831,7 +842,12 @@ fn node_overhead(s: &Settings, r: &mut Report) {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    let (on, off, all) = (median(&rates[0]), median(&rates[1]), median(&rates[2]));
+    let (on, off, all, every) = (
+        median(&rates[0]),
+        median(&rates[1]),
+        median(&rates[2]),
+        median(&rates[3]),
+    );
     // Run-to-run noise: the spread of the telemetry-off rounds around their median.
     let spread = |v: &[f64]| {
         let (lo, hi) = v.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), x| {
@@ -851,6 +867,13 @@ fn node_overhead(s: &Settings, r: &mut Report) {
             RECOMMENDED_SAMPLER.0, RECOMMENDED_SAMPLER.1
         ),
         format!("{all:8.0}"),
+    );
+    r.row(
+        &format!(
+            "accepted tx/s, all three signals, every trace ({}={})",
+            DEFAULT_SAMPLER.0, DEFAULT_SAMPLER.1
+        ),
+        format!("{every:8.0}"),
     );
     r.row("accepted tx/s, telemetry off", format!("{off:8.0}"));
     r.row(
