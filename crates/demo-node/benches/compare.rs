@@ -638,6 +638,12 @@ fn start_node(mode: Mode) -> NodeProcess {
                 .env("OTEL_TRACES_SAMPLER_ARG", arg);
         }
     }
+    // Extra variables for the node (e.g. to find where a cost comes from).
+    if let Ok(extra) = std::env::var("BENCH_NODE_ENV") {
+        for (k, v) in extra.split(',').filter_map(|kv| kv.split_once('=')) {
+            command.env(k, v);
+        }
+    }
     // info: the node's spans are info spans, and its log records info and up.
     let mut child = command
         .env("RUST_LOG", "info")
@@ -939,12 +945,31 @@ fn main() {
             .map(|n| n.get())
             .unwrap_or(1)
     );
-    hot_path(&s, &mut r);
-    scrape(&s, &mut r);
-    memory(&mut r);
-    host(&s, &mut r);
-    spans(&s, &mut r);
-    node_overhead(&s, &mut r);
+    // `--only <section>` runs one section (hot-path, scrape, memory, host, spans, node).
+    let args: Vec<String> = std::env::args().collect();
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1));
+    let runs = |section: &str| only.is_none_or(|o| o == section);
+    if runs("hot-path") {
+        hot_path(&s, &mut r);
+    }
+    if runs("scrape") {
+        scrape(&s, &mut r);
+    }
+    if runs("memory") {
+        memory(&mut r);
+    }
+    if runs("host") {
+        host(&s, &mut r);
+    }
+    if runs("spans") {
+        spans(&s, &mut r);
+    }
+    if runs("node") {
+        node_overhead(&s, &mut r);
+    }
     println!();
     for line in &r.targets {
         println!("{line}");
