@@ -306,6 +306,22 @@ fn the_metrics_reference_is_what_the_catalog_renders() {
     );
 }
 
+/// Writes a collector config into `dir`: OTLP/gRPC in on `otlp_port`, then `exporters` and
+/// `pipelines` (YAML flow maps), the collector's own metrics off.
+fn collector_config(dir: &Path, otlp_port: u16, exporters: &str, pipelines: &str) -> PathBuf {
+    let config = dir.join("collector.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "receivers: {{otlp: {{protocols: {{grpc: {{endpoint: 127.0.0.1:{otlp_port}}}}}}}}}\n\
+             exporters: {exporters}\n\
+             service:\n  telemetry: {{metrics: {{level: none}}}}\n  pipelines: {pipelines}\n"
+        ),
+    )
+    .unwrap();
+    config
+}
+
 /// A child process killed when dropped.
 struct Process(Child);
 
@@ -766,17 +782,15 @@ fn real_collector_killed_and_restarted_loses_nothing() {
     let dir = scratch("outage");
     let receiver = otlp_test_receiver::grpc_receiver();
     let otlp_port = free_port();
-    let config = dir.join("collector.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "receivers: {{otlp: {{protocols: {{grpc: {{endpoint: 127.0.0.1:{otlp_port}}}}}}}}}\n\
-             exporters: {{otlp_grpc: {{endpoint: 'http://{}', tls: {{insecure: true}}}}}}\n\
-             service:\n  telemetry: {{metrics: {{level: none}}}}\n  pipelines: {{metrics: {{receivers: [otlp], exporters: [otlp_grpc]}}}}\n",
+    let config = collector_config(
+        &dir,
+        otlp_port,
+        &format!(
+            "{{otlp_grpc: {{endpoint: 'http://{}', tls: {{insecure: true}}}}}}",
             receiver.addr
         ),
-    )
-    .unwrap();
+        "{metrics: {receivers: [otlp], exporters: [otlp_grpc]}}",
+    );
     let start_collector = || {
         spawn(
             &dir,
@@ -853,19 +867,14 @@ fn demo_spans_and_logs_through_the_real_collector() {
     };
     let dir = scratch("collector-traces");
     let otlp_port = free_port();
-    let config = dir.join("collector.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "receivers: {{otlp: {{protocols: {{grpc: {{endpoint: 127.0.0.1:{otlp_port}}}}}}}}}\n\
-             exporters: {{debug: {{verbosity: detailed}}, nop: {{}}}}\n\
-             service:\n  telemetry: {{metrics: {{level: none}}}}\n  pipelines:\n    \
-             traces: {{receivers: [otlp], exporters: [debug]}}\n    \
-             logs: {{receivers: [otlp], exporters: [debug]}}\n    \
-             metrics: {{receivers: [otlp], exporters: [nop]}}\n"
-        ),
-    )
-    .unwrap();
+    let config = collector_config(
+        &dir,
+        otlp_port,
+        "{debug: {verbosity: detailed}, nop: {}}",
+        "{traces: {receivers: [otlp], exporters: [debug]}, \
+         logs: {receivers: [otlp], exporters: [debug]}, \
+         metrics: {receivers: [otlp], exporters: [nop]}}",
+    );
     let collector = spawn(
         &dir,
         "collector",

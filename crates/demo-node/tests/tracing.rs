@@ -9,29 +9,13 @@ mod support;
 
 use std::time::Duration;
 
-use otlp_test_receiver::{any_value, grpc_receiver, string_attributes, LogRecord, Receiver, Span};
+use otlp_test_receiver::{
+    attribute, grpc_receiver, hex_id, log_body, string_attributes, Receiver, Span,
+};
 use support::{eventually, request, signed_tx, Node};
 
 const CALLER_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CALLER_SPAN: &str = "00f067aa0ba902b7";
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn attribute(span: &Span, key: &str) -> Option<String> {
-    string_attributes(&span.attributes)
-        .into_iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v)
-}
-
-fn body(record: &LogRecord) -> String {
-    match record.body.as_ref().and_then(|b| b.value.as_ref()) {
-        Some(any_value::Value::StringValue(s)) => s.clone(),
-        other => format!("{other:?}"),
-    }
-}
 
 /// The spans a receiver got, with the `service.instance.id` of the node that sent each.
 fn spans_by_node(receiver: &Receiver) -> Vec<(String, Span)> {
@@ -130,13 +114,13 @@ fn a_transactions_journey_is_one_trace_across_two_nodes() {
     let complete = |r: &Receiver| {
         let spans = spans_by_node(r);
         let gossip_admitted = spans.iter().any(|(node, s)| {
-            node == "node-b" && s.name == "mempool.admit" && hex(&s.trace_id) == CALLER_TRACE
+            node == "node-b" && s.name == "mempool.admit" && hex_id(&s.trace_id) == CALLER_TRACE
         });
         let included_on_both = ["node-a", "node-b"].iter().all(|n| {
             spans.iter().any(|(node, s)| {
                 node == n
                     && s.name == "block.produce"
-                    && s.links.iter().any(|l| hex(&l.trace_id) == CALLER_TRACE)
+                    && s.links.iter().any(|l| hex_id(&l.trace_id) == CALLER_TRACE)
             })
         });
         let proved = spans.iter().any(|(_, s)| s.name == "prover.prove");
@@ -146,7 +130,7 @@ fn a_transactions_journey_is_one_trace_across_two_nodes() {
     let spans = spans_by_node(&receiver);
     let journey: Vec<&(String, Span)> = spans
         .iter()
-        .filter(|(_, s)| hex(&s.trace_id) == CALLER_TRACE)
+        .filter(|(_, s)| hex_id(&s.trace_id) == CALLER_TRACE)
         .collect();
     assert!(
         arrived,
@@ -165,29 +149,35 @@ fn a_transactions_journey_is_one_trace_across_two_nodes() {
     };
     // Node A: the RPC server span, child of the caller's span.
     let server = find("node-a", "POST /tx");
-    assert_eq!(hex(&server.parent_span_id), CALLER_SPAN);
+    assert_eq!(hex_id(&server.parent_span_id), CALLER_SPAN);
     assert_eq!(server.kind, 2, "SPAN_KIND_SERVER");
     assert_eq!(
-        attribute(server, "http.request.method").as_deref(),
+        attribute(&server.attributes, "http.request.method").as_deref(),
         Some("POST")
     );
-    assert_eq!(attribute(server, "http.route").as_deref(), Some("/tx"));
     assert_eq!(
-        attribute(server, "http.response.status_code").as_deref(),
+        attribute(&server.attributes, "http.route").as_deref(),
+        Some("/tx")
+    );
+    assert_eq!(
+        attribute(&server.attributes, "http.response.status_code").as_deref(),
         Some("200")
     );
     let admit_a = find("node-a", "mempool.admit");
     assert_eq!(admit_a.parent_span_id, server.span_id);
-    assert_eq!(attribute(admit_a, "mempool.origin").as_deref(), Some("rpc"));
     assert_eq!(
-        attribute(admit_a, "mempool.outcome").as_deref(),
+        attribute(&admit_a.attributes, "mempool.origin").as_deref(),
+        Some("rpc")
+    );
+    assert_eq!(
+        attribute(&admit_a.attributes, "mempool.outcome").as_deref(),
         Some("accepted")
     );
     let publish = find("node-a", "publish transaction");
     assert_eq!(publish.parent_span_id, server.span_id);
     assert_eq!(publish.kind, 4, "SPAN_KIND_PRODUCER");
     assert_eq!(
-        attribute(publish, "messaging.destination.name").as_deref(),
+        attribute(&publish.attributes, "messaging.destination.name").as_deref(),
         Some("transaction")
     );
     // Node B: the receipt, child of A's publication, and its admission.
@@ -197,7 +187,7 @@ fn a_transactions_journey_is_one_trace_across_two_nodes() {
     let admit_b = find("node-b", "mempool.admit");
     assert_eq!(admit_b.parent_span_id, receive.span_id);
     assert_eq!(
-        attribute(admit_b, "mempool.origin").as_deref(),
+        attribute(&admit_b.attributes, "mempool.origin").as_deref(),
         Some("gossip")
     );
 
@@ -213,8 +203,8 @@ fn a_transactions_journey_is_one_trace_across_two_nodes() {
             .map(|(_, s)| s)
             .unwrap_or_else(|| panic!("{node}: no block links to its admission"));
         assert!(block.parent_span_id.is_empty(), "a block is a root");
-        assert_ne!(hex(&block.trace_id), CALLER_TRACE);
-        assert!(attribute(block, "block.height").is_some());
+        assert_ne!(hex_id(&block.trace_id), CALLER_TRACE);
+        assert!(attribute(&block.attributes, "block.height").is_some());
         for child in ["block.select", "storage.write", "prover.submit"] {
             assert!(
                 spans.iter().any(|(n, s)| n == node
@@ -245,7 +235,7 @@ fn a_transactions_journey_is_one_trace_across_two_nodes() {
         .expect("a load generator client span (SPAN_KIND_CLIENT)");
     assert!(client_span.parent_span_id.is_empty());
     assert_eq!(
-        attribute(client_span, "http.request.method").as_deref(),
+        attribute(&client_span.attributes, "http.request.method").as_deref(),
         Some("POST")
     );
     assert!(
@@ -260,16 +250,16 @@ fn a_transactions_journey_is_one_trace_across_two_nodes() {
     assert!(eventually(Duration::from_secs(30), || receiver
         .all_logs()
         .iter()
-        .any(|l| body(l) == "summary")));
+        .any(|l| log_body(l) == "summary")));
     let logs = receiver.all_logs();
     let rejected = logs
         .iter()
-        .find(|l| body(l) == "transaction rejected")
+        .find(|l| log_body(l) == "transaction rejected")
         .expect("the rejection was logged over OTLP");
-    assert_eq!(hex(&rejected.trace_id), CALLER_TRACE);
+    assert_eq!(hex_id(&rejected.trace_id), CALLER_TRACE);
     let rejected_request = spans
         .iter()
-        .find(|(_, s)| s.name == "POST /tx" && hex(&s.parent_span_id) == "00000000000000aa")
+        .find(|(_, s)| s.name == "POST /tx" && hex_id(&s.parent_span_id) == "00000000000000aa")
         .map(|(_, s)| s)
         .expect("the rejected request's span");
     assert_eq!(rejected.span_id, rejected_request.span_id);

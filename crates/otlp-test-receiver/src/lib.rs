@@ -459,6 +459,27 @@ async fn decode_otlp_http<R: Message + Default + Clone>(
     response
 }
 
+/// The value of attribute `key`, as text.
+pub fn attribute(attributes: &[KeyValue], key: &str) -> Option<String> {
+    string_attributes(attributes)
+        .into_iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v)
+}
+
+/// A log record's body, as text.
+pub fn log_body(record: &LogRecord) -> String {
+    match record.body.as_ref().and_then(|b| b.value.as_ref()) {
+        Some(any_value::Value::StringValue(s)) => s.clone(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// A trace or span id in lowercase hex, as `traceparent` writes it.
+pub fn hex_id(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Every metric with `name` in a request.
 pub fn metrics_named<'a>(
     request: &'a ExportMetricsServiceRequest,

@@ -6,28 +6,10 @@ use std::io::{Read, Write};
 use std::time::Duration;
 
 use otlp_test_receiver::{
-    any_value, grpc_receiver, http_receiver, string_attributes, KeyValue, LogRecord, Receiver, Span,
+    attribute, grpc_receiver, hex_id, http_receiver, log_body, Receiver, Span,
 };
 use telemetry::{BatchConfig, OtlpConfig, TelemetryClient, TraceContext, TracingConfig};
 use tracing_subscriber::layer::SubscriberExt;
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn attribute(attributes: &[KeyValue], key: &str) -> Option<String> {
-    string_attributes(attributes)
-        .into_iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v)
-}
-
-fn body(record: &LogRecord) -> String {
-    match record.body.as_ref().and_then(|b| b.value.as_ref()) {
-        Some(any_value::Value::StringValue(s)) => s.clone(),
-        other => format!("{other:?}"),
-    }
-}
 
 /// Fast batches, so that tests wait for little.
 fn fast() -> TracingConfig {
@@ -153,7 +135,7 @@ fn structure_and_correlation(receiver: &Receiver, traces: OtlpConfig, logs: Otlp
     assert_eq!(block.links.len(), 1);
     assert_eq!(block.links[0].trace_id, tx.trace_id);
     assert_eq!(block.links[0].span_id, tx.span_id);
-    assert_eq!(hex(&tx.trace_id), linked_trace);
+    assert_eq!(hex_id(&tx.trace_id), linked_trace);
     assert_eq!(
         receive.trace_id, write.trace_id,
         "the remote parent joins the trace"
@@ -163,7 +145,7 @@ fn structure_and_correlation(receiver: &Receiver, traces: OtlpConfig, logs: Otlp
     let logs = receiver.all_logs();
     let fsync = logs
         .iter()
-        .find(|l| body(l) == "slow fsync")
+        .find(|l| log_body(l) == "slow fsync")
         .expect("the warning arrived");
     assert_eq!(fsync.severity_text, "WARN");
     assert_eq!(
@@ -174,7 +156,7 @@ fn structure_and_correlation(receiver: &Receiver, traces: OtlpConfig, logs: Otlp
     assert_eq!(fsync.span_id, write.span_id);
     let admitted = logs
         .iter()
-        .find(|l| body(l) == "admitted")
+        .find(|l| log_body(l) == "admitted")
         .expect("arrived");
     assert_eq!(admitted.span_id, receive.span_id);
     assert_eq!(admitted.trace_id, block.trace_id);
@@ -286,7 +268,7 @@ fn no_feedback_loop_from_the_export_path_at_trace_level() {
     assert!(wait_until(&receiver, |r| r
         .all_logs()
         .iter()
-        .any(|l| body(l) == "kept")));
+        .any(|l| log_body(l) == "kept")));
     let exported: Vec<(String, String)> = receiver
         .logs
         .requests()
@@ -295,7 +277,9 @@ fn no_feedback_loop_from_the_export_path_at_trace_level() {
         .flat_map(|r| &r.scope_logs)
         .flat_map(|s| {
             let scope = s.scope.as_ref().map(|s| s.name.clone()).unwrap_or_default();
-            s.log_records.iter().map(move |l| (scope.clone(), body(l)))
+            s.log_records
+                .iter()
+                .map(move |l| (scope.clone(), log_body(l)))
         })
         .collect();
     let leaked: Vec<_> = exported
