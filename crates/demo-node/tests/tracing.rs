@@ -10,7 +10,7 @@ mod support;
 use std::time::Duration;
 
 use otlp_test_receiver::{
-    attribute, grpc_receiver, hex_id, log_body, string_attributes, Receiver, Span,
+    attribute, from_export_path, grpc_receiver, hex_id, log_body, string_attributes, Receiver, Span,
 };
 use support::{eventually, request, signed_tx, Node};
 
@@ -266,30 +266,11 @@ fn a_transactions_journey_is_one_trace_across_two_nodes() {
 
     // RUST_LOG=trace on node A: nothing from the export path went out.
     let scopes: Vec<String> = receiver
-        .logs
-        .requests()
-        .iter()
-        .flat_map(|r| &r.resource_logs)
-        .flat_map(|r| &r.scope_logs)
-        .filter_map(|s| s.scope.as_ref().map(|s| s.name.clone()))
+        .logs_by_scope()
+        .into_iter()
+        .map(|(scope, _)| scope)
         .collect();
-    let leaked: Vec<&String> = scopes
-        .iter()
-        .filter(|s| {
-            [
-                "h2",
-                "hyper",
-                "tonic",
-                "tower",
-                "reqwest",
-                "rustls",
-                "opentelemetry",
-                "tracing_opentelemetry",
-            ]
-            .iter()
-            .any(|t| s.starts_with(t))
-        })
-        .collect();
+    let leaked: Vec<&String> = scopes.iter().filter(|s| from_export_path(s)).collect();
     assert!(
         leaked.is_empty(),
         "export-path records exported: {leaked:?}"

@@ -221,6 +221,20 @@ impl Receiver {
             .collect()
     }
 
+    /// Every log record received so far, with its scope's name (the `tracing` target).
+    pub fn logs_by_scope(&self) -> Vec<(String, LogRecord)> {
+        self.logs
+            .requests()
+            .into_iter()
+            .flat_map(|r| r.resource_logs)
+            .flat_map(|r| r.scope_logs)
+            .flat_map(|s| {
+                let scope = s.scope.map(|s| s.name).unwrap_or_default();
+                s.log_records.into_iter().map(move |l| (scope.clone(), l))
+            })
+            .collect()
+    }
+
     /// Every log record received so far.
     pub fn all_logs(&self) -> Vec<LogRecord> {
         self.logs
@@ -457,6 +471,24 @@ async fn decode_otlp_http<R: Message + Default + Clone>(
         hyper::header::HeaderValue::from_static("application/x-protobuf"),
     );
     response
+}
+
+/// Whether a `tracing` target belongs to a crate on an OTLP exporter's own path (the
+/// transport and OpenTelemetry itself), whose records must never be exported: the tests'
+/// own list, independent of the SDK's.
+pub fn from_export_path(target: &str) -> bool {
+    [
+        "h2",
+        "hyper",
+        "tonic",
+        "tower",
+        "reqwest",
+        "rustls",
+        "opentelemetry",
+        "tracing_opentelemetry",
+    ]
+    .iter()
+    .any(|t| target.starts_with(t))
 }
 
 /// The value of attribute `key`, as text.

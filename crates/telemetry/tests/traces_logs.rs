@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::time::Duration;
 
 use otlp_test_receiver::{
-    attribute, grpc_receiver, hex_id, http_receiver, log_body, Receiver, Span,
+    attribute, from_export_path, grpc_receiver, hex_id, http_receiver, log_body, Receiver, Span,
 };
 use telemetry::{BatchConfig, OtlpConfig, TelemetryClient, TraceContext, TracingConfig};
 use tracing_subscriber::layer::SubscriberExt;
@@ -270,34 +270,13 @@ fn no_feedback_loop_from_the_export_path_at_trace_level() {
         .iter()
         .any(|l| log_body(l) == "kept")));
     let exported: Vec<(String, String)> = receiver
-        .logs
-        .requests()
+        .logs_by_scope()
         .iter()
-        .flat_map(|r| &r.resource_logs)
-        .flat_map(|r| &r.scope_logs)
-        .flat_map(|s| {
-            let scope = s.scope.as_ref().map(|s| s.name.clone()).unwrap_or_default();
-            s.log_records
-                .iter()
-                .map(move |l| (scope.clone(), log_body(l)))
-        })
+        .map(|(scope, record)| (scope.clone(), log_body(record)))
         .collect();
     let leaked: Vec<_> = exported
         .iter()
-        .filter(|(scope, _)| {
-            [
-                "h2",
-                "hyper",
-                "tonic",
-                "tower",
-                "reqwest",
-                "rustls",
-                "opentelemetry",
-            ]
-            .iter()
-            .any(|t| scope.starts_with(t))
-                || scope.starts_with("tracing_opentelemetry")
-        })
+        .filter(|(scope, _)| from_export_path(scope))
         .collect();
     assert!(
         leaked.is_empty(),
