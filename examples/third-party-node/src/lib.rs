@@ -1,8 +1,9 @@
 //! A node's block sync, instrumented with the telemetry SDK from outside its repository.
 //! Everything here is what the SDK's README asks of a node: one struct of metrics under
-//! the node's own namespace, typed attributes, and nothing else.
+//! the node's own namespace, typed attributes, and `tracing` spans that continue the
+//! sender's trace (`TraceContext`), and nothing else.
 
-use telemetry::{Counter, Gauge, Histogram, Metrics, TelemetryClient};
+use telemetry::{Counter, Gauge, Histogram, Metrics, TelemetryClient, TraceContext};
 
 telemetry::attribute_enum! {
     /// Where a block came from.
@@ -66,6 +67,26 @@ impl BlockSync {
 
     /// One sync step: applies `block` if it extends the head.
     pub fn receive(&mut self, block: Block, source: SyncSource) -> SyncOutcome {
+        self.receive_traced(block, source, None)
+    }
+
+    /// One sync step for a block whose message carried the sender's W3C `traceparent`:
+    /// the step's span continues the sender's trace.
+    pub fn receive_traced(
+        &mut self,
+        block: Block,
+        source: SyncSource,
+        traceparent: Option<&str>,
+    ) -> SyncOutcome {
+        let span = tracing::info_span!(
+            "sync.receive",
+            block.height = block.height,
+            sync.outcome = tracing::field::Empty,
+        );
+        if let Some(parent) = traceparent.and_then(TraceContext::from_traceparent) {
+            parent.set_as_parent_of(&span);
+        }
+        let _entered = span.enter();
         let _step = self.metrics.duration.start_timer(());
         let outcome = if block.height <= self.head {
             SyncOutcome::Stale
@@ -77,6 +98,10 @@ impl BlockSync {
             SyncOutcome::Applied
         };
         self.metrics.blocks.add(1, (source, outcome));
+        span.record("sync.outcome", outcome.as_str());
+        if outcome == SyncOutcome::Rejected {
+            tracing::warn!(height = block.height, "block rejected");
+        }
         outcome
     }
 
