@@ -744,12 +744,19 @@ fn dispatch_with(layer: Option<TelemetryLayer>) -> tracing::Dispatch {
     }
 }
 
-/// A case running `call` under `dispatch`.
-fn traced<'a>(name: &'a str, dispatch: tracing::Dispatch, call: impl Fn(u64) + 'a) -> Case<'a> {
+/// A case running `call` under `dispatch`; inside an entered root span when `in_root`, so
+/// that the spans `call` makes are children (what a node's spans mostly are).
+fn traced<'a>(
+    name: &'a str,
+    dispatch: tracing::Dispatch,
+    in_root: bool,
+    call: impl Fn(u64) + 'a,
+) -> Case<'a> {
     (
         name,
         Box::new(move |ops| {
             tracing::dispatcher::with_default(&dispatch, || {
+                let _root = in_root.then(|| tracing::info_span!("bench.root").entered());
                 for i in 0..ops {
                     call(i);
                 }
@@ -790,31 +797,43 @@ fn spans(s: &Settings, r: &mut Report) {
         traced(
             "span, plain tracing (fmt layer, info filter)",
             dispatch_with(None),
+            true,
             span,
         ),
         traced(
             "span, no-op client's layer",
             dispatch_with(Some(disabled.tracing_layer())),
+            true,
             span,
         ),
         traced(
-            "span, OTel layer, unsampled",
+            "span in an unsampled trace (head sampling)",
             dispatch_with(Some(unsampled.tracing_layer())),
+            true,
             span,
         ),
         traced(
-            "span, OTel layer, sampled",
+            "span in a sampled trace, exported",
             dispatch_with(Some(sampled.tracing_layer())),
+            true,
+            span,
+        ),
+        traced(
+            "root span, unsampled (decided at its first entry)",
+            dispatch_with(Some(unsampled.tracing_layer())),
+            false,
             span,
         ),
         traced(
             "event, plain tracing (fmt layer to a sink)",
             dispatch_with(None),
+            false,
             event,
         ),
         traced(
             "event, OTel log layer",
             dispatch_with(Some(sampled.tracing_layer())),
+            false,
             event,
         ),
     ];
@@ -836,13 +855,20 @@ fn spans(s: &Settings, r: &mut Report) {
         format!("{:8.2}", ns[1] / ns[0]),
     );
     r.row(
-        "  span, unsampled / plain",
+        "  span in an unsampled trace / plain",
         format!("{:8.2}", ns[2] / ns[0]),
     );
-    r.row("  span, sampled / plain", format!("{:8.2}", ns[3] / ns[0]));
+    r.row(
+        "  span in a sampled trace / plain",
+        format!("{:8.2}", ns[3] / ns[0]),
+    );
+    r.row(
+        "  unsampled root span / plain",
+        format!("{:8.2}", ns[4] / ns[0]),
+    );
     r.row(
         "  event, log layer / plain",
-        format!("{:8.2}", ns[5] / ns[4]),
+        format!("{:8.2}", ns[6] / ns[5]),
     );
     r.target("span-noop-layer", ns[1] / ns[0], true, 1.1);
     let _ = (sampled.shutdown(), unsampled.shutdown());

@@ -70,6 +70,7 @@ mod client;
 mod config;
 mod definition;
 mod errors;
+mod head_sampling;
 mod health;
 mod instruments;
 mod meter;

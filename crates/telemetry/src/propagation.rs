@@ -9,6 +9,19 @@ use opentelemetry::trace::TraceContextExt;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
+use crate::head_sampling::HeadSamplingHandle;
+
+/// Whether `span`'s trace is sampled as far as the head sampler knows (deciding a pending
+/// root now); true without a head sampler.
+fn head_sampled(span: &tracing::Span) -> bool {
+    span.with_subscriber(|(id, dispatch)| {
+        dispatch
+            .downcast_ref::<HeadSamplingHandle>()
+            .is_none_or(|head| head.sampled(dispatch, id))
+    })
+    .unwrap_or(true)
+}
+
 /// The W3C trace context (`traceparent`, `tracestate`) of a span.
 ///
 /// Taken from a local span with [`TraceContext::of`], or from the wire with
@@ -39,7 +52,13 @@ pub struct TraceContext {
 
 impl TraceContext {
     /// The context of `span`. Starts the span's OpenTelemetry side: set its parent first.
+    /// Empty when the span's trace is not sampled.
     pub fn of(span: &tracing::Span) -> Self {
+        if !head_sampled(span) {
+            return Self {
+                context: opentelemetry::Context::new(),
+            };
+        }
         Self {
             context: span.context(),
         }
@@ -95,13 +114,23 @@ impl TraceContext {
     /// Makes this context the parent of `span`, which must not have been entered (or
     /// otherwise started) yet; returns whether it took effect.
     pub fn set_as_parent_of(&self, span: &tracing::Span) -> bool {
-        self.is_valid() && span.set_parent(self.context.clone()).is_ok()
+        if !self.is_valid() {
+            return false;
+        }
+        // A head sampler follows the remote parent's decision.
+        let sampled = self.context.span().span_context().is_sampled();
+        span.with_subscriber(|(id, dispatch)| {
+            if let Some(head) = dispatch.downcast_ref::<HeadSamplingHandle>() {
+                head.remote_parent(dispatch, id, sampled);
+            }
+        });
+        head_sampled(span) && span.set_parent(self.context.clone()).is_ok()
     }
 
     /// Adds a link from `span` to this context (an OpenTelemetry span link: "`span` was
     /// caused by, or works on, what this context traced").
     pub fn link_from(&self, span: &tracing::Span) {
-        if self.is_valid() {
+        if self.is_valid() && head_sampled(span) {
             span.add_link(self.context.span().span_context().clone());
         }
     }

@@ -20,6 +20,7 @@ use tracing_subscriber::Layer;
 
 use crate::config::{OtlpConfig, Protocol, TelemetryConfig};
 use crate::errors::BuildError;
+use crate::head_sampling::HeadSampled;
 use crate::health::LogLimiter;
 use crate::meter::ComponentMeter;
 use crate::otlp::{self, ExportContext};
@@ -64,6 +65,8 @@ pub(crate) fn on_export_path(target: &str) -> bool {
 pub(crate) struct TracingPipeline {
     tracer: Option<(SdkTracerProvider, SdkTracer)>,
     logger: Option<SdkLoggerProvider>,
+    /// The head sampler's ratio, when the sampler's decision is the root's.
+    head_ratio: Option<f64>,
 }
 
 impl TracingPipeline {
@@ -110,7 +113,11 @@ impl TracingPipeline {
                 meter,
             )?),
         };
-        Ok(Self { tracer, logger })
+        Ok(Self {
+            tracer,
+            logger,
+            head_ratio: config.tracing.sampler.head_ratio(),
+        })
     }
 
     /// The layer that carries spans and events to the providers it has.
@@ -122,14 +129,14 @@ impl TracingPipeline {
         // turns the filtered one off (tracing-subscriber 0.3.23); `Identity` is neutral.
         let mut layers: Vec<Box<dyn Layer<S> + Send + Sync>> = Vec::with_capacity(2);
         if let Some((_, tracer)) = &self.tracer {
-            layers.push(Box::new(
-                tracing_opentelemetry::layer()
-                    .with_tracer(tracer.clone())
-                    .with_tracked_inactivity(false)
-                    .with_filter(filter_fn(|meta| {
-                        meta.is_span() && !on_export_path(meta.target())
-                    })),
-            ));
+            let otel = tracing_opentelemetry::layer()
+                .with_tracer(tracer.clone())
+                .with_tracked_inactivity(false);
+            let spans = filter_fn(|meta| meta.is_span() && !on_export_path(meta.target()));
+            layers.push(match self.head_ratio {
+                Some(ratio) => Box::new(HeadSampled::new::<S>(otel, ratio).with_filter(spans)),
+                None => Box::new(otel.with_filter(spans)),
+            });
         }
         if let Some(provider) = &self.logger {
             layers.push(Box::new(

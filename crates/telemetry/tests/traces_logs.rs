@@ -8,7 +8,7 @@ use std::time::Duration;
 use otlp_test_receiver::{
     attribute, from_export_path, grpc_receiver, hex_id, http_receiver, log_body, Receiver, Span,
 };
-use telemetry::{BatchConfig, OtlpConfig, TelemetryClient, TraceContext, TracingConfig};
+use telemetry::{BatchConfig, OtlpConfig, Sampler, TelemetryClient, TraceContext, TracingConfig};
 use tracing_subscriber::layer::SubscriberExt;
 
 /// Fast batches, so that tests wait for little.
@@ -545,4 +545,95 @@ fn the_disabled_client_traces_nothing() {
         );
     });
     assert_eq!(seen.load(std::sync::atomic::Ordering::Relaxed), 1);
+}
+
+/// `parentbased_traceidratio`: the head sampler decides at the root. An unsampled trace
+/// exports nothing and has no traceparent; a sampled one is whole; a remote parent's flag
+/// wins over the ratio.
+#[test]
+fn head_sampling_keeps_traces_whole_and_follows_remote_parents() {
+    let receiver = grpc_receiver();
+    let otlp = OtlpConfig::grpc(format!("http://{}", receiver.addr));
+    let client_with = |ratio: f64| {
+        TelemetryClient::builder("sampled")
+            .traces(otlp.clone())
+            .tracing(TracingConfig {
+                sampler: Sampler::ParentBasedTraceIdRatio(ratio),
+                ..fast()
+            })
+            .build()
+            .expect("client")
+    };
+    // Ratio 0: no root is sampled; remote parents decide.
+    let client = client_with(0.0);
+    let subscriber = tracing_subscriber::registry().with(client.tracing_layer());
+    let sampled_parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let unsampled_parent = "00-1af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00";
+    tracing::subscriber::with_default(subscriber, || {
+        let root = tracing::info_span!("local.root");
+        assert_eq!(TraceContext::of(&root).traceparent(), None);
+        let _root = root.entered();
+        let _child = tracing::info_span!("local.child").entered();
+        drop(_child);
+        drop(_root);
+        for (name, parent) in [
+            ("remote.sampled", sampled_parent),
+            ("remote.unsampled", unsampled_parent),
+        ] {
+            let span = tracing::info_span!(parent: None, "continuation", otel.name = name);
+            let parent = TraceContext::from_traceparent(parent).expect("valid");
+            let took = parent.set_as_parent_of(&span);
+            assert_eq!(took, name == "remote.sampled", "{name}");
+            let _entered = span.entered();
+            let _child = tracing::info_span!("continuation.child").entered();
+        }
+    });
+    client.force_flush().expect("flush");
+    assert!(wait_until(&receiver, |r| r.all_spans().len() >= 2));
+    std::thread::sleep(Duration::from_millis(300));
+    let spans = receiver.all_spans();
+    let mut got = names(&spans);
+    got.sort();
+    assert_eq!(got, ["continuation.child", "remote.sampled"]);
+    let remote = span(&spans, "remote.sampled");
+    assert_eq!(hex_id(&remote.trace_id), "0af7651916cd43dd8448eb211c80319c");
+    assert_eq!(
+        span(&spans, "continuation.child").parent_span_id,
+        remote.span_id
+    );
+    client.shutdown().expect("shutdown");
+
+    // Ratio 0.5 over 400 traces of three spans: about half, each one whole.
+    let receiver = grpc_receiver();
+    let otlp = OtlpConfig::grpc(format!("http://{}", receiver.addr));
+    let client = TelemetryClient::builder("sampled")
+        .traces(otlp)
+        .tracing(TracingConfig {
+            sampler: Sampler::ParentBasedTraceIdRatio(0.5),
+            ..fast()
+        })
+        .build()
+        .expect("client");
+    let subscriber = tracing_subscriber::registry().with(client.tracing_layer());
+    tracing::subscriber::with_default(subscriber, || {
+        for i in 0..400 {
+            let _root = tracing::info_span!("trace.root", i).entered();
+            let _a = tracing::info_span!("trace.a").entered();
+            let _b = tracing::info_span!("trace.b").entered();
+        }
+    });
+    client.force_flush().expect("flush");
+    client.shutdown().expect("shutdown");
+    let spans = receiver.all_spans();
+    let roots = spans.iter().filter(|s| s.name == "trace.root").count();
+    assert!(
+        (120..=280).contains(&roots),
+        "{roots} of 400 roots sampled at 0.5"
+    );
+    assert_eq!(spans.len(), roots * 3, "every sampled trace is whole");
+    let ids: std::collections::HashSet<&Vec<u8>> = spans.iter().map(|s| &s.span_id).collect();
+    assert!(spans
+        .iter()
+        .filter(|s| s.name != "trace.root")
+        .all(|s| ids.contains(&s.parent_span_id)));
 }
