@@ -78,10 +78,13 @@ impl Queue {
         false
     }
 
-    /// `n` records left the queue for the exporter.
+    /// `n` records left the queue for the exporter. They are counted as processed before
+    /// they stop counting as held, so a record is counted somewhere at every instant; the
+    /// release pairs with the queue gauge's acquire, so a collection that reads the queue
+    /// empty also reads every processed count that emptied it.
     fn handed_over(&self, n: usize) {
-        self.held.fetch_sub(n as i64, Ordering::Relaxed);
         self.processed.add(n as u64, (None,));
+        self.held.fetch_sub(n as i64, Ordering::Release);
     }
 
     fn close(&self) {

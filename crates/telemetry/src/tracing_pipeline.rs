@@ -190,7 +190,7 @@ fn queue_gauges(capacity: usize) -> (Arc<AtomicI64>, Callback<i64, ()>, Callback
     let observed = held.clone();
     (
         held,
-        Callback::new(move |o| o.observe(observed.load(Ordering::Relaxed).max(0), ())),
+        Callback::new(move |o| o.observe(observed.load(Ordering::Acquire).max(0), ())),
         Callback::new(move |o| o.observe(capacity as i64, ())),
     )
 }
