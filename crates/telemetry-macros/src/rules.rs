@@ -77,6 +77,18 @@ fn check_dotted(s: &str) -> Result<(), String> {
         {
             return Err(format!("has the character `{c}`, outside [a-z0-9_.]"));
         }
+        // Prometheus' OTLP translation collapses runs of `_` and the bridge does not, so a
+        // run (written, or made by a dot after `_`) would be spelled two ways.
+        if segment.contains("__") {
+            return Err(format!(
+                "has a double underscore (in `{segment}`): Prometheus' two paths would spell it differently"
+            ));
+        }
+        if segment.ends_with('_') {
+            return Err(format!(
+                "has a segment (`{segment}`) that ends with `_`: Prometheus' two paths would spell it differently"
+            ));
+        }
     }
     Ok(())
 }
@@ -98,6 +110,12 @@ pub fn check_metric_name(name: &str) -> Result<(), String> {
 /// An attribute key: dotted lowercase, and not a high-cardinality identifier.
 pub fn check_attribute_key(key: &str) -> Result<(), String> {
     check_dotted(key)?;
+    if matches!(key, "le" | "quantile") {
+        return Err(
+            "is a label Prometheus reserves (histogram buckets, summary quantiles): choose another key"
+                .into(),
+        );
+    }
     if BANNED_ATTRIBUTE_KEYS.contains(&key) {
         return Err(
             "is a high-cardinality identifier (one series per object): put it on traces or logs, never on a metric"
@@ -160,6 +178,9 @@ mod tests {
             ("node.rpc.latency_seconds", false),
             ("node.rpc.requests.total", false),
             ("node.9lives", false),
+            ("node.rpc__requests", false),
+            ("node.rpc_.requests", false),
+            ("node.rpc.requests_", false),
             ("", false),
         ];
         for (name, ok) in cases {
@@ -181,6 +202,10 @@ mod tests {
         assert!(check_attribute_key("rpc.method").is_ok());
         assert!(check_attribute_key("peer.id").is_err());
         assert!(check_attribute_key("Rpc").is_err());
+        assert!(check_attribute_key("le").is_err());
+        assert!(check_attribute_key("quantile").is_err());
+        assert!(check_attribute_key("rpc.le").is_ok());
+        assert!(check_attribute_key("rpc__method").is_err());
         assert!(check_buckets(&[0.1, 1.0]).is_ok());
         assert!(check_buckets(&[1.0, 1.0]).is_err());
         assert!(check_buckets(&[]).is_err());
