@@ -16,6 +16,8 @@ trap 'rm -f "$TELEMETRY_TEST_NOTES"' EXIT
 cargo test --workspace --locked "$@"
 # A node crate outside this workspace, adopting the SDK by path as any other node would.
 CARGO_TARGET_DIR="$PWD/target" cargo test --locked --manifest-path examples/third-party-node/Cargo.toml "$@"
+# One that depends on the SDK under another name (`node_telemetry`).
+CARGO_TARGET_DIR="$PWD/target" cargo test --locked --manifest-path examples/renamed-dependency/Cargo.toml "$@"
 echo "== notes from the tests"
 sed 's/^/  /' "$TELEMETRY_TEST_NOTES"
 echo "skipped for a missing tool: $(grep -c '^SKIPPED' "$TELEMETRY_TEST_NOTES" || true) test(s)"

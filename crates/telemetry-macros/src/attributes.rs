@@ -8,8 +8,9 @@ use syn::{braced, Attribute, Ident, LitInt, LitStr, Token, Visibility};
 
 use crate::rules::check_attribute_key;
 
-/// `$(#[meta])* $vis enum $name : "key" { $( $(#[meta])* Variant => "value" ),+ }`
+/// `$crate; $(#[meta])* $vis enum $name : "key" { $( $(#[meta])* Variant => "value" ),+ }`
 pub struct AttributeEnum {
+    krate: TokenStream,
     attrs: Vec<Attribute>,
     vis: Visibility,
     name: Ident,
@@ -35,6 +36,7 @@ impl Parse for Variant {
 
 impl Parse for AttributeEnum {
     fn parse(input: ParseStream) -> syn::Result<Self> {
+        let krate = parse_crate_path(input)?;
         let attrs = input.call(Attribute::parse_outer)?;
         let vis = input.parse()?;
         input.parse::<Token![enum]>()?;
@@ -45,6 +47,7 @@ impl Parse for AttributeEnum {
         braced!(content in input);
         let variants = content.parse_terminated(Variant::parse, Token![,])?;
         Ok(Self {
+            krate,
             attrs,
             vis,
             name,
@@ -52,6 +55,17 @@ impl Parse for AttributeEnum {
             variants,
         })
     }
+}
+
+/// The SDK crate's path, which the `telemetry` crate's wrapper macro passes first
+/// (`$crate;`), so that a renamed dependency works.
+fn parse_crate_path(input: ParseStream) -> syn::Result<TokenStream> {
+    let mut path = TokenStream::new();
+    while !input.peek(Token![;]) {
+        path.extend([input.parse::<proc_macro2::TokenTree>()?]);
+    }
+    input.parse::<Token![;]>()?;
+    Ok(path)
 }
 
 /// Checks an attribute key literal, with the error on the literal.
@@ -90,6 +104,7 @@ impl AttributeEnum {
             }
         }
         let Self {
+            krate,
             attrs,
             vis,
             name,
@@ -121,29 +136,30 @@ impl AttributeEnum {
                 }
             }
 
-            impl ::telemetry::__private::Sealed for #name {}
+            impl #krate::__private::Sealed for #name {}
 
-            impl ::telemetry::Attribute for #name {
-                const INFO: ::telemetry::AttributeInfo = ::telemetry::AttributeInfo::closed(#key, Self::VALUES);
+            impl #krate::Attribute for #name {
+                const INFO: #krate::AttributeInfo = #krate::AttributeInfo::closed(#key, Self::VALUES);
                 const CARDINALITY: usize = #count;
                 const CLOSED: bool = true;
                 #[inline(always)]
                 fn index(&self) -> usize {
                     *self as usize
                 }
-                fn key_value(&self) -> ::core::option::Option<::telemetry::__private::KeyValue> {
-                    ::core::option::Option::Some(::telemetry::__private::KeyValue::new(#key, self.as_str()))
+                fn key_value(&self) -> ::core::option::Option<#krate::__private::KeyValue> {
+                    ::core::option::Option::Some(#krate::__private::KeyValue::new(#key, self.as_str()))
                 }
-                fn key_value_at(index: usize) -> ::core::option::Option<::telemetry::__private::KeyValue> {
-                    ::core::option::Option::Some(::telemetry::__private::KeyValue::new(#key, Self::VALUES[index]))
+                fn key_value_at(index: usize) -> ::core::option::Option<#krate::__private::KeyValue> {
+                    ::core::option::Option::Some(#krate::__private::KeyValue::new(#key, Self::VALUES[index]))
                 }
             }
         })
     }
 }
 
-/// `$(#[meta])* $vis $name : "key", limit = N`
+/// `$crate; $(#[meta])* $vis $name : "key", limit = N`
 pub struct UnboundedAttribute {
+    krate: TokenStream,
     attrs: Vec<Attribute>,
     vis: Visibility,
     name: Ident,
@@ -153,6 +169,7 @@ pub struct UnboundedAttribute {
 
 impl Parse for UnboundedAttribute {
     fn parse(input: ParseStream) -> syn::Result<Self> {
+        let krate = parse_crate_path(input)?;
         let attrs = input.call(Attribute::parse_outer)?;
         let vis = input.parse()?;
         let name = input.parse()?;
@@ -166,6 +183,7 @@ impl Parse for UnboundedAttribute {
         input.parse::<Token![=]>()?;
         let limit = input.parse()?;
         Ok(Self {
+            krate,
             attrs,
             vis,
             name,
@@ -185,6 +203,7 @@ impl UnboundedAttribute {
             ));
         }
         let Self {
+            krate,
             attrs,
             vis,
             name,
@@ -195,7 +214,7 @@ impl UnboundedAttribute {
             #(#attrs)*
             #[derive(Debug, Clone, Copy)]
             #vis struct #name;
-            impl ::telemetry::UnboundedKey for #name {
+            impl #krate::UnboundedKey for #name {
                 const KEY: &'static str = #key;
                 const LIMIT: usize = #limit;
             }

@@ -172,9 +172,18 @@ fn parse_field(prefix: &str, field: &syn::Field) -> syn::Result<MetricField> {
     })
 }
 
-/// The `prefix` of `#[metrics(prefix = "...")]`, checked.
-fn parse_prefix(input: &DeriveInput) -> syn::Result<String> {
+/// What `#[metrics(...)]` on the struct says.
+struct StructOptions {
+    /// The namespace, checked.
+    prefix: String,
+    /// The path of the SDK crate: `::telemetry` unless renamed with `crate = "..."`.
+    krate: syn::Path,
+}
+
+/// Parses `#[metrics(prefix = "...", crate = "...")]`.
+fn parse_struct_options(input: &DeriveInput) -> syn::Result<StructOptions> {
     let mut prefix = None;
+    let mut krate: syn::Path = syn::parse_quote!(::telemetry);
     for attr in input.attrs.iter().filter(|a| a.path().is_ident("metrics")) {
         attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("prefix") {
@@ -184,21 +193,25 @@ fn parse_prefix(input: &DeriveInput) -> syn::Result<String> {
                 })?;
                 prefix = Some(lit.value());
                 Ok(())
+            } else if meta.path.is_ident("crate") {
+                krate = meta.value()?.parse::<LitStr>()?.parse()?;
+                Ok(())
             } else {
                 Err(meta.error("expected `prefix = \"...\"`"))
             }
         })?;
     }
-    prefix.ok_or_else(|| {
+    let prefix = prefix.ok_or_else(|| {
         syn::Error::new(
             input.ident.span(),
             "a metrics struct needs `#[metrics(prefix = \"...\")]`: its namespace, e.g. \"mynode.sync\"",
         )
-    })
+    })?;
+    Ok(StructOptions { prefix, krate })
 }
 
 pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
-    let prefix = parse_prefix(&input)?;
+    let StructOptions { prefix, krate } = parse_struct_options(&input)?;
     if !input.generics.params.is_empty() {
         return Err(syn::Error::new(
             input.generics.span(),
@@ -235,7 +248,7 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
 
     let name = &input.ident;
     let vis = &input.vis;
-    let tp = quote!(::telemetry::__private);
+    let tp = quote!(#krate::__private);
 
     let checks = fields.iter().map(|f| {
         let ty = &f.ty;
@@ -244,14 +257,16 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         // The paths are spelled out inside quote_spanned! so that the whole call carries
         // the span of what it checks: a failing const evaluation points there.
         let mut checks = vec![
-            quote_spanned! {ty.span()=> const _: () = ::telemetry::__private::check_observable::<#ty>(#observable); },
-            quote_spanned! {unit.span()=> const _: () = ::telemetry::__private::check_unit_for::<#ty>(#unit); },
+            quote_spanned! {ty.span()=> const _: () = #tp::check_observable::<#ty>(#observable); },
+            quote_spanned! {unit.span()=> const _: () = #tp::check_unit_for::<#ty>(#unit); },
         ];
         if let Some((_, span)) = &f.buckets {
-            checks.push(quote_spanned! {*span=> const _: () = ::telemetry::__private::check_buckets_for::<#ty>(); });
+            checks.push(quote_spanned! {*span=> const _: () = #tp::check_buckets_for::<#ty>(); });
         }
         if let Some(limit) = &f.limit {
-            checks.push(quote_spanned! {limit.span()=> const _: () = ::telemetry::__private::check_limit_for::<#ty>(#limit); });
+            checks.push(
+                quote_spanned! {limit.span()=> const _: () = #tp::check_limit_for::<#ty>(#limit); },
+            );
         }
         quote!(#(#checks)*)
     });
@@ -295,7 +310,7 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             quote!(())
         };
         quote! {
-            #ident: <#ty as #tp::Field>::create(meter, &<Self as ::telemetry::Metrics>::DEFINITIONS[#index], #callback)
+            #ident: <#ty as #tp::Field>::create(meter, &<Self as #krate::Metrics>::DEFINITIONS[#index], #callback)
         }
     });
 
@@ -338,13 +353,13 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         #[allow(dead_code)]
         impl #name {
             #[doc = #new_doc]
-            #vis fn new(client: &::telemetry::TelemetryClient #new_param) -> Self {
+            #vis fn new(client: &#krate::TelemetryClient #new_param) -> Self {
                 #tp::register::<Self>(client, ::core::option::Option::None, #new_arg)
             }
 
             #[doc = #instance_doc]
             #vis fn new_instance(
-                client: &::telemetry::TelemetryClient,
+                client: &#krate::TelemetryClient,
                 instance: impl ::core::convert::Into<::std::string::String>
                 #new_param
             ) -> Self {
@@ -355,9 +370,9 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         const _: () = {
             #(#checks)*
 
-            impl ::telemetry::Metrics for #name {
+            impl #krate::Metrics for #name {
                 const PREFIX: &'static str = #prefix;
-                const DEFINITIONS: &'static [::telemetry::MetricInfo] = &[#(#definitions),*];
+                const DEFINITIONS: &'static [#krate::MetricInfo] = &[#(#definitions),*];
                 type Callbacks = #callbacks_type;
 
                 #[allow(unused_variables)]
@@ -371,7 +386,7 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
 
             #[#tp::linkme::distributed_slice(#tp::CATALOG)]
             #[linkme(crate = #tp::linkme)]
-            static #entry: &'static [::telemetry::MetricInfo] = <#name as ::telemetry::Metrics>::DEFINITIONS;
+            static #entry: &'static [#krate::MetricInfo] = <#name as #krate::Metrics>::DEFINITIONS;
         };
     })
 }

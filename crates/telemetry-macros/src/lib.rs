@@ -1,5 +1,7 @@
-//! Procedural macros of the `telemetry` crate; use them through `telemetry` (the generated
-//! code names `::telemetry`), not from here.
+//! Procedural macros of the `telemetry` crate; use them through `telemetry`, not from here.
+//! The generated code names the SDK `::telemetry`, or the path given: `#[metrics(crate =
+//! "...")]` on a struct, the `$crate` that `telemetry::attribute_enum!` and
+//! `telemetry::unbounded_attribute!` pass first to the attribute macros here.
 
 mod attributes;
 mod derive;
@@ -16,7 +18,8 @@ pub fn derive_metrics(input: TokenStream) -> TokenStream {
         .into()
 }
 
-/// Declares a closed attribute: see `telemetry::attribute_enum!`.
+/// Declares a closed attribute: see `telemetry::attribute_enum!`, which calls it with the
+/// SDK's path first (`$crate; ...`).
 #[proc_macro]
 pub fn attribute_enum(input: TokenStream) -> TokenStream {
     syn::parse_macro_input!(input as attributes::AttributeEnum)
@@ -25,7 +28,8 @@ pub fn attribute_enum(input: TokenStream) -> TokenStream {
         .into()
 }
 
-/// Declares an unbounded attribute key: see `telemetry::unbounded_attribute!`.
+/// Declares an unbounded attribute key: see `telemetry::unbounded_attribute!`, which calls
+/// it with the SDK's path first (`$crate; ...`).
 #[proc_macro]
 pub fn unbounded_attribute(input: TokenStream) -> TokenStream {
     syn::parse_macro_input!(input as attributes::UnboundedAttribute)

@@ -97,7 +97,12 @@ pub trait Attribute: Sealed + Send + Sync + 'static {
 /// assert_eq!(<Outcome as telemetry::Attribute>::CARDINALITY, 2);
 /// assert_eq!(Outcome::Error.as_str(), "error");
 /// ```
-pub use telemetry_macros::attribute_enum;
+#[macro_export]
+macro_rules! attribute_enum {
+    ($($declaration:tt)*) => {
+        $crate::__private::attribute_enum! { $crate; $($declaration)* }
+    };
+}
 
 /// Declares an unbounded attribute key with its cardinality limit.
 ///
@@ -117,7 +122,12 @@ pub use telemetry_macros::attribute_enum;
 ///     pub TxHash: "tx.hash", limit = 1000
 /// }
 /// ```
-pub use telemetry_macros::unbounded_attribute;
+#[macro_export]
+macro_rules! unbounded_attribute {
+    ($($declaration:tt)*) => {
+        $crate::__private::unbounded_attribute! { $crate; $($declaration)* }
+    };
+}
 
 /// Names an unbounded attribute key and its cardinality limit; used through [`Unbounded`].
 /// Implemented by [`unbounded_attribute!`](crate::unbounded_attribute).

@@ -87,8 +87,8 @@ mod tracing_config;
 mod tracing_pipeline;
 
 pub use attributes::{
-    attribute_enum, unbounded_attribute, Attribute, AttributeInfo, AttributeSet, AttributeValues,
-    Unbounded, UnboundedKey, MAX_ATTRIBUTE_VALUE_LEN,
+    Attribute, AttributeInfo, AttributeSet, AttributeValues, Unbounded, UnboundedKey,
+    MAX_ATTRIBUTE_VALUE_LEN,
 };
 pub use bridge::CONTENT_TYPE as PROMETHEUS_CONTENT_TYPE;
 pub use catalog::{catalog, Catalog, CatalogError, Conflict};
@@ -158,6 +158,7 @@ pub mod __private {
     pub use crate::meter::ComponentMeter;
     pub use linkme;
     pub use opentelemetry::KeyValue;
+    pub use telemetry_macros::{attribute_enum, unbounded_attribute};
 
     /// Implemented by the macros only: keeps the traits that carry it closed.
     pub trait Sealed {}
