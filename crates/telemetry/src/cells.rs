@@ -78,7 +78,7 @@ pub(crate) struct Cell {
 /// The recording side of a [`CellStore`]: the cells themselves, so a measurement reaches
 /// its atomic through one pointer.
 #[derive(Clone)]
-pub(crate) struct Cells(Arc<[Cell]>);
+pub struct Cells(Arc<[Cell]>);
 
 impl Cells {
     /// Adds to cell `index`.
@@ -92,7 +92,8 @@ impl Cells {
     pub(crate) fn set<T: CellValue>(&self, index: usize, value: T) {
         let cell = &self.0[index];
         T::store(&cell.value, value);
-        cell.set.store(true, Ordering::Relaxed);
+        // Release: a reader that sees the flag also sees the value (never a spurious 0).
+        cell.set.store(true, Ordering::Release);
     }
 }
 
@@ -123,10 +124,26 @@ impl CellStore {
         mut observe: impl FnMut(T, &[KeyValue]),
     ) {
         for (cell, attributes) in self.cells.0.iter().zip(&self.attributes) {
-            if !only_set || cell.set.load(Ordering::Relaxed) {
+            if !only_set || cell.set.load(Ordering::Acquire) {
                 observe(T::load(&cell.value), attributes);
             }
         }
+    }
+
+    /// Every cell as one value: the sum of all cells, or (when `only_set`, for gauges) the
+    /// last cell ever set in index order; `None` for gauges never set.
+    pub(crate) fn total<T: CellValue>(&self, only_set: bool) -> Option<T> {
+        let total = AtomicU64::new(0);
+        let mut any = !only_set;
+        self.report::<T>(only_set, |value, _| {
+            if only_set {
+                T::store(&total, value);
+            } else {
+                T::add(&total, value);
+            }
+            any = true;
+        });
+        any.then(|| T::load(&total))
     }
 }
 

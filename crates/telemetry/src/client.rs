@@ -17,6 +17,7 @@ use crate::health::{ExportStatus, Freshness, FreshnessRegistry, Health};
 use crate::meter::ComponentMeter;
 use crate::otlp::{ExportContext, InstrumentedExporter};
 use crate::resource;
+use crate::series::SeriesRegistry;
 use crate::tracing_pipeline::TracingPipeline;
 
 /// The telemetry handle a node hands to its components. Cheap to clone.
@@ -65,6 +66,8 @@ pub(crate) struct Shared {
     /// Cardinality limit per metric name, read by the provider's view at instrument creation.
     pub(crate) limits: Limits,
     pub(crate) plain_histograms: PlainHistograms,
+    /// The series every copy of a metric shares ([`crate::series`]).
+    pub(crate) series: Arc<SeriesRegistry>,
 }
 
 impl Shared {
@@ -303,6 +306,7 @@ fn run_bounded(
 #[must_use = "a builder does nothing until build() is called"]
 pub struct TelemetryBuilder {
     config: TelemetryConfig,
+    series_retention: Option<Duration>,
     #[cfg(feature = "testing")]
     reader: Option<crate::testing::SharedReader>,
 }
@@ -312,6 +316,7 @@ impl TelemetryBuilder {
     pub fn from_config(config: TelemetryConfig) -> Self {
         Self {
             config,
+            series_retention: None,
             #[cfg(feature = "testing")]
             reader: None,
         }
@@ -397,6 +402,16 @@ impl TelemetryBuilder {
     /// Bounds one whole export, retries included.
     pub fn export_timeout(mut self, timeout: Duration) -> Self {
         self.config.export_timeout = timeout;
+        self
+    }
+
+    /// How long the series of a component instance whose last metrics struct was dropped
+    /// stay reported (with their final values) before they are forgotten; a struct of the
+    /// same instance created within it continues them. Default: the export interval, at
+    /// least 60 s (so the next push and any scrape up to a minute apart read the final
+    /// values). They are always reported by at least one collection after the drop.
+    pub fn series_retention(mut self, retention: Duration) -> Self {
+        self.series_retention = Some(retention);
         self
     }
 
@@ -519,9 +534,13 @@ impl TelemetryBuilder {
         }
         let provider = builder.build();
 
+        let retention = self
+            .series_retention
+            .unwrap_or(config.export_interval.max(Duration::from_secs(60)));
         let own_meter = ComponentMeter::pipeline(
             provider.meter_with_scope(scope("telemetry")),
             limits.clone(),
+            Arc::new(SeriesRegistry::new(retention, None)),
         );
         let health = Arc::new(Health::new(&own_meter));
         let tracing = TracingPipeline::build(&config, &resource, runtime.handle(), &own_meter)?;
@@ -553,6 +572,7 @@ impl TelemetryBuilder {
             _ => None,
         };
         let shared = Arc::new(Shared {
+            series: Arc::new(SeriesRegistry::new(retention, Some(health.clone()))),
             health,
             include: config.include_metrics.clone(),
             exclude: config.exclude_metrics.clone(),

@@ -18,12 +18,13 @@ use opentelemetry::metrics as otel;
 use opentelemetry::KeyValue;
 
 use crate::attributes::AttributeSet;
-use crate::cells::{CellStore, CellValue, Cells};
+use crate::cells::{CellValue, Cells};
 use crate::definition::{kind, Field, Kind, MetricInfo};
 use crate::health::Drops;
 use crate::meter::ComponentMeter;
-use crate::observable::{ObservableKind, Observation};
+use crate::observable::ObservableKind;
 use crate::self_telemetry::DropReason;
+use crate::series::{SeriesLease, SeriesRegistry};
 
 /// Values typed instruments accept.
 pub trait MeasureValue: CellValue + crate::__private::Sealed {
@@ -116,35 +117,16 @@ pub trait SyncKind: Kind {
     type Otel: OtelSync<Self::Value>;
     /// Builds the SDK instrument for `info`.
     fn build(meter: &otel::Meter, info: &MetricInfo) -> Self::Otel;
-    /// Registers the observable instrument that reports `cells`, for kinds that record into
-    /// cells (counters, up-down counters, gauges); `None` for histograms.
-    fn report_cells(
+    /// The cells of `instance`, shared with the instance's other live copies and reported
+    /// by one observable instrument, for kinds that record into cells (counters, up-down
+    /// counters, gauges); `None` for histograms.
+    fn cells(
+        series: &SeriesRegistry,
         meter: &otel::Meter,
-        info: &MetricInfo,
-        cells: &Arc<CellStore>,
-    ) -> Option<Observation>;
-}
-
-/// Registers observable kind `O` to report `cells` (only the cells ever set, for gauges).
-fn observe_cells<O: ObservableKind>(
-    meter: &otel::Meter,
-    info: &MetricInfo,
-    cells: &Arc<CellStore>,
-) -> Observation
-where
-    O::Value: CellValue,
-{
-    let cells = cells.clone();
-    let only_set = O::KIND.is_gauge();
-    Observation::new(O::register(
-        meter,
-        info,
-        Box::new(move |instrument| {
-            cells.report::<O::Value>(only_set, |value, attributes| {
-                instrument.observe(value, attributes)
-            })
-        }),
-    ))
+        info: &'static MetricInfo,
+        instance: Option<KeyValue>,
+        attributes: &dyn Fn() -> Vec<Vec<KeyValue>>,
+    ) -> Option<(Cells, SeriesLease)>;
 }
 
 macro_rules! impl_sync_kind {
@@ -160,31 +142,41 @@ macro_rules! impl_sync_kind {
                 $(let builder = builder.$boundaries(info.buckets.unwrap_or_default().to_vec());)?
                 builder.build()
             }
-            fn report_cells(meter: &otel::Meter, info: &MetricInfo, cells: &Arc<CellStore>) -> Option<Observation> {
-                <$cells as CellReporter>::report(meter, info, cells)
+            fn cells(
+                series: &SeriesRegistry,
+                meter: &otel::Meter,
+                info: &'static MetricInfo,
+                instance: Option<KeyValue>,
+                attributes: &dyn Fn() -> Vec<Vec<KeyValue>>,
+            ) -> Option<(Cells, SeriesLease)> {
+                <$cells as CellReporter>::cells(series, meter, info, instance, attributes)
             }
         }
     )+};
 }
 /// Which observable kind reports a sync kind's cells (none for histograms).
 trait CellReporter {
-    fn report(
+    fn cells(
+        series: &SeriesRegistry,
         meter: &otel::Meter,
-        info: &MetricInfo,
-        cells: &Arc<CellStore>,
-    ) -> Option<Observation>;
+        info: &'static MetricInfo,
+        instance: Option<KeyValue>,
+        attributes: &dyn Fn() -> Vec<Vec<KeyValue>>,
+    ) -> Option<(Cells, SeriesLease)>;
 }
 
 impl<O: ObservableKind> CellReporter for O
 where
     O::Value: CellValue,
 {
-    fn report(
+    fn cells(
+        series: &SeriesRegistry,
         meter: &otel::Meter,
-        info: &MetricInfo,
-        cells: &Arc<CellStore>,
-    ) -> Option<Observation> {
-        Some(observe_cells::<O>(meter, info, cells))
+        info: &'static MetricInfo,
+        instance: Option<KeyValue>,
+        attributes: &dyn Fn() -> Vec<Vec<KeyValue>>,
+    ) -> Option<(Cells, SeriesLease)> {
+        Some(series.cells::<O>(meter, info, instance, attributes))
     }
 }
 
@@ -192,7 +184,13 @@ where
 struct NoCells;
 
 impl CellReporter for NoCells {
-    fn report(_: &otel::Meter, _: &MetricInfo, _: &Arc<CellStore>) -> Option<Observation> {
+    fn cells(
+        _: &SeriesRegistry,
+        _: &otel::Meter,
+        _: &'static MetricInfo,
+        _: Option<KeyValue>,
+        _: &dyn Fn() -> Vec<Vec<KeyValue>>,
+    ) -> Option<(Cells, SeriesLease)> {
         None
     }
 }
@@ -215,10 +213,11 @@ type BoundOf<K> = <<K as SyncKind>::Otel as OtelSync<<K as SyncKind>::Value>>::B
 enum Path<K: SyncKind> {
     /// Closed attributes on a counter, up-down counter or gauge: one atomic cell per
     /// combination (held by the [`Instrument`] itself, so a measurement reaches its atomic
-    /// through one pointer), reported by this observable instrument, kept registered here.
+    /// through one pointer), shared by the instance's live copies and reported by one
+    /// observable instrument ([`series`](crate::series)).
     Cells {
-        /// Keeps the reporting callback registered.
-        _reporter: Observation,
+        /// Keeps the cells reported as live; retires them when the last copy drops.
+        _lease: SeriesLease,
     },
     /// Closed attributes on a histogram: one SDK bound handle per combination, in
     /// mixed-radix order, bound up front (an empty histogram series is honest).
@@ -317,6 +316,7 @@ impl<K: SyncKind, A: AttributeSet> Instrument<K, A> {
     /// Creates the instrument: cells and their observable reporter, bound handles, or the
     /// SDK instrument for unbounded attributes.
     pub(crate) fn new(
+        series: &SeriesRegistry,
         meter: &otel::Meter,
         info: &'static MetricInfo,
         instance: Option<KeyValue>,
@@ -340,13 +340,11 @@ impl<K: SyncKind, A: AttributeSet> Instrument<K, A> {
             };
             Path::Unbound(K::build(meter, info), limit)
         } else {
-            let store = Arc::new(CellStore::new(combinations().collect()));
-            match K::report_cells(meter, info, &store) {
-                Some(reporter) => {
-                    cells = Some(store.cells());
-                    Path::Cells {
-                        _reporter: reporter,
-                    }
+            let attributes = || combinations().collect();
+            match K::cells(series, meter, info, instance.clone(), &attributes) {
+                Some((shared, lease)) => {
+                    cells = Some(shared);
+                    Path::Cells { _lease: lease }
                 }
                 None => {
                     let histogram = K::build(meter, info);

@@ -80,6 +80,7 @@ mod prometheus_name;
 mod propagation;
 mod resource;
 mod self_telemetry;
+mod series;
 mod signal_export;
 #[cfg(feature = "testing")]
 pub mod testing;

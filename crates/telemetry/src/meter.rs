@@ -11,6 +11,7 @@ use crate::client::{Limits, Shared};
 use crate::definition::{InstrumentKind, MetricInfo};
 use crate::instruments::{Instrument, SyncKind};
 use crate::observable::{self, ObservableKind, Observation, ObserveFn};
+use crate::series::SeriesRegistry;
 
 /// A component's meter, named after its metrics struct's prefix.
 #[doc(hidden)]
@@ -26,6 +27,8 @@ struct LiveMeter {
     /// The node's pipeline; `None` for the pipeline's own meter, created before it.
     shared: Option<Arc<Shared>>,
     limits: Limits,
+    /// The series every copy of a metric on this client shares.
+    series: Arc<SeriesRegistry>,
 }
 
 impl std::fmt::Debug for ComponentMeter {
@@ -47,6 +50,7 @@ impl ComponentMeter {
                 meter,
                 instance,
                 limits: shared.limits.clone(),
+                series: shared.series.clone(),
                 shared: Some(shared),
             }),
         }
@@ -54,22 +58,34 @@ impl ComponentMeter {
 
     /// The pipeline's own meter: not filtered by the include/exclude lists, and its
     /// instruments count no drops (they record durations and counts the pipeline measures).
-    pub(crate) fn pipeline(meter: Meter, limits: Limits) -> Self {
+    pub(crate) fn pipeline(meter: Meter, limits: Limits, series: Arc<SeriesRegistry>) -> Self {
         Self {
             live: Some(LiveMeter {
                 meter,
                 instance: None,
                 shared: None,
                 limits,
+                series,
             }),
         }
     }
 
     /// The live meter, if `info` is to be recorded; registers the metric's cardinality limit
     /// for the provider's view first.
+    ///
+    /// Inside an observable callback the SDK holds its pipeline's lock, and registering an
+    /// instrument would wait for it forever: a metric created there is refused (it records
+    /// nothing), with an error logged.
     fn admit(&self, info: &'static MetricInfo) -> Option<&LiveMeter> {
         let live = self.live.as_ref()?;
         if live.shared.as_ref().is_some_and(|s| !s.records(info.name)) {
+            return None;
+        }
+        if observable::in_callback() {
+            tracing::error!(
+                metric = info.name,
+                "metrics created inside an observable callback are refused (the collection holds the SDK's lock): this one records nothing; create it outside the callback"
+            );
             return None;
         }
         live.limits
@@ -106,7 +122,14 @@ impl ComponentMeter {
                     .as_ref()
                     .filter(|_| K::VALUE_TYPE == crate::ValueType::F64)
                     .map(|h| h.drops());
-                Instrument::new(&live.meter, info, live.instance.clone(), drops, health)
+                Instrument::new(
+                    &live.series,
+                    &live.meter,
+                    info,
+                    live.instance.clone(),
+                    drops,
+                    health,
+                )
             }
         }
     }
@@ -125,6 +148,7 @@ impl ComponentMeter {
         match self.admit(info) {
             None => Observation::disabled(),
             Some(live) => observable::register::<K, A, _>(
+                &live.series,
                 &live.meter,
                 info,
                 live.instance.clone(),

@@ -18,6 +18,7 @@ use crate::definition::{kind, Field, Kind, MetricInfo};
 use crate::health::Health;
 use crate::instruments::MeasureValue;
 use crate::meter::ComponentMeter;
+use crate::series::{Observations, SeriesRegistry};
 
 /// A callback as the SDK takes it.
 pub(crate) type SdkCallback<T> = Box<dyn Fn(&dyn AsyncInstrument<T>) + Send + Sync>;
@@ -68,7 +69,7 @@ impl_observable_kind! {
 
 /// Handed to an observable callback: records this collection's values.
 pub struct Observer<'a, T, A> {
-    instrument: &'a dyn AsyncInstrument<T>,
+    observations: &'a mut Observations<T>,
     prepared: &'a [Vec<KeyValue>],
     instance: Option<&'a KeyValue>,
     health: Option<&'a Health>,
@@ -86,14 +87,14 @@ impl<T: MeasureValue, A: AttributeSet> Observer<'_, T, A> {
             }
             return;
         }
-        if A::CLOSED {
-            self.instrument
-                .observe(value, &self.prepared[attributes.index()]);
+        let key_values = if A::CLOSED {
+            self.prepared[attributes.index()].clone()
         } else {
             let mut key_values = attributes.key_values();
             key_values.extend(self.instance.cloned());
-            self.instrument.observe(value, &key_values);
-        }
+            key_values
+        };
+        self.observations.record(value, key_values);
     }
 }
 
@@ -223,8 +224,10 @@ impl std::fmt::Debug for Observation {
     }
 }
 
-/// Registers a panic-safe callback for `info`.
+/// Registers a panic-safe callback for `info`, run at each collection while the returned
+/// observation lives ([`series`](crate::series)).
 pub(crate) fn register<K, A, F>(
+    series: &SeriesRegistry,
     meter: &otel::Meter,
     info: &'static MetricInfo,
     instance: Option<KeyValue>,
@@ -247,9 +250,9 @@ where
     } else {
         Vec::new()
     };
-    let wrapped = move |instrument: &dyn AsyncInstrument<K::Value>| {
+    let wrapped = move |observations: &mut Observations<K::Value>| {
         let mut observer = Observer::<K::Value, A> {
-            instrument,
+            observations,
             prepared: &prepared,
             instance: instance.as_ref(),
             health: health.as_deref(),
@@ -262,9 +265,13 @@ where
             health.callback_panicked(info.name, panic_message(&panic));
         }
     };
-    Observation {
-        _handle: Some(K::register(meter, info, Box::new(wrapped))),
-    }
+    series.observe::<K>(meter, info, Arc::new(wrapped))
+}
+
+/// Whether this thread is running an observable callback: the SDK holds its pipeline's
+/// lock then, so creating an instrument would deadlock.
+pub(crate) fn in_callback() -> bool {
+    IN_CALLBACK.with(std::cell::Cell::get)
 }
 
 thread_local! {
