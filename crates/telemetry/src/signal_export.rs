@@ -23,7 +23,7 @@ use opentelemetry_sdk::Resource;
 use crate::health::{classify, LogLimiter};
 use crate::otlp::ExportContext;
 use crate::self_telemetry::{ErrorType, ProcessorError, Signal};
-use crate::{Counter, UpDownCounter};
+use crate::{Counter, ObservableUpDownCounter, UpDownCounter};
 
 /// The records a batch processor holds (queued or being exported), against its capacity.
 #[derive(Debug)]
@@ -34,6 +34,8 @@ pub(crate) struct Queue {
     closed: AtomicBool,
     processed: Counter<u64, (Option<ProcessorError>,)>,
     drop_log: LogLimiter,
+    /// The queue's size and capacity, observed while the queue lives.
+    _gauges: [ObservableUpDownCounter<i64, ()>; 2],
 }
 
 impl Queue {
@@ -42,6 +44,7 @@ impl Queue {
         capacity: usize,
         held: Arc<AtomicI64>,
         processed: Counter<u64, (Option<ProcessorError>,)>,
+        gauges: [ObservableUpDownCounter<i64, ()>; 2],
     ) -> Self {
         Self {
             signal,
@@ -50,6 +53,7 @@ impl Queue {
             closed: AtomicBool::new(false),
             processed,
             drop_log: LogLimiter::new(Duration::from_secs(60)),
+            _gauges: gauges,
         }
     }
 

@@ -33,7 +33,7 @@ use crate::signal_export::{
     RecordedSpanExporter,
 };
 use crate::tracing_config::BatchConfig;
-use crate::{Callback, Counter, Metrics};
+use crate::{Callback, Counter, Metrics, ObservableUpDownCounter};
 
 /// The crates on the export path. Their spans and events are never exported: exporting
 /// them would export the logs of the export itself, without end (opentelemetry-rust #761).
@@ -210,6 +210,7 @@ impl SignalBuild<'_> {
         &self,
         held: Arc<AtomicI64>,
         processed: Counter<u64, (Option<ProcessorError>,)>,
+        gauges: [ObservableUpDownCounter<i64, ()>; 2],
         items: Box<dyn Fn(u64, Option<ErrorType>) + Send + Sync>,
     ) -> (Arc<Queue>, ExportRecorder) {
         let queue = Arc::new(Queue::new(
@@ -217,6 +218,7 @@ impl SignalBuild<'_> {
             self.batch.max_queue_size,
             held,
             processed,
+            gauges,
         ));
         let recorder = ExportRecorder {
             context: ExportContext::new(
@@ -285,6 +287,7 @@ fn tracer_provider(
     let (queue, recorder) = build.queue_and_recorder(
         held,
         metrics.processed.clone(),
+        [metrics.queue_size, metrics.queue_capacity],
         Box::new(move |n, error| exported.add(n, (kind, error))),
     );
     let batch = build.batch;
@@ -341,6 +344,7 @@ fn logger_provider(
     let (queue, recorder) = build.queue_and_recorder(
         held,
         metrics.processed.clone(),
+        [metrics.queue_size, metrics.queue_capacity],
         Box::new(move |n, error| exported.add(n, (kind, error))),
     );
     let batch = build.batch;
