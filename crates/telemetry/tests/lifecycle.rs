@@ -439,3 +439,41 @@ struct ObservedHistograms {
     #[metric(unit = "s")]
     by_kind: Histogram<f64, (Kind,)>,
 }
+
+/// Two live copies on the bridge and over OTLP with delta temporality: the bridge shows the
+/// sum, and each delta is what was added since the last export, never negative (before the
+/// copies shared their cells, the bridge showed 10 and the deltas flip-flopped).
+#[test]
+fn copies_add_up_on_the_bridge_and_in_otlp_deltas() {
+    let receiver = grpc_receiver();
+    let client = TelemetryClient::builder("copies")
+        .prometheus("127.0.0.1:0".parse().unwrap())
+        .otlp(OtlpConfig {
+            temporality: opentelemetry_sdk::metrics::Temporality::Delta,
+            ..OtlpConfig::grpc(format!("http://{}", receiver.addr))
+        })
+        .export_interval(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    let (a, b) = (
+        LifecycleMetrics::new(&client),
+        LifecycleMetrics::new(&client),
+    );
+    let series = [("test.kind", "a")];
+    let mut deltas = Vec::new();
+    for round in 0..3 {
+        a.events.add(10, (Kind::A,));
+        b.events.add(10, (Kind::A,));
+        let text = scrape(client.prometheus_addr().unwrap());
+        assert_eq!(
+            sample(&text, "node_lifecycle_events_total", &[("test_kind", "a")]),
+            Some(20.0 * (round + 1) as f64),
+            "{text}"
+        );
+        client.force_flush().unwrap();
+        let request = receiver.received.last_request().unwrap();
+        deltas.push(point_value(&request, "node.lifecycle.events", &series));
+    }
+    assert_eq!(deltas, [Some(20.0), Some(20.0), Some(20.0)]);
+    client.shutdown().unwrap();
+}
