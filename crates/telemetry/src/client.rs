@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::{InstrumentationScope, KeyValue};
-use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Stream};
+use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Stream, Temporality};
 
 use crate::bridge::{self, BridgeHandle};
 use crate::config::{ConfigError, OtlpConfig, PrometheusConfig, TelemetryConfig};
-use crate::definition::MetricInfo;
+use crate::definition::{InstrumentKind, MetricInfo};
 use crate::errors::{BuildError, FlushError, ShutdownError};
 use crate::health::{ExportStatus, Freshness, FreshnessRegistry, Health};
 use crate::meter::ComponentMeter;
@@ -68,9 +68,24 @@ pub(crate) struct Shared {
     pub(crate) plain_histograms: PlainHistograms,
     /// The series every copy of a metric shares ([`crate::series`]).
     pub(crate) series: Arc<SeriesRegistry>,
+    /// The temporality of the only reader, when it is the OTLP reader (no bridge, no test
+    /// reader): the SDK then forgets a delta metric's attribute sets at each export.
+    pub(crate) only_reader: Option<Temporality>,
 }
 
 impl Shared {
+    /// Whether every reader forgets the attribute sets of a synchronous `kind` at each
+    /// collection (the SDK's delta temporality for it).
+    pub(crate) fn forgets(&self, kind: InstrumentKind) -> bool {
+        match self.only_reader {
+            Some(Temporality::Delta) => !matches!(kind, InstrumentKind::UpDownCounter),
+            Some(Temporality::LowMemory) => {
+                matches!(kind, InstrumentKind::Counter | InstrumentKind::Histogram)
+            }
+            _ => false,
+        }
+    }
+
     /// Whether `TELEMETRY_INCLUDE_METRICS` / `TELEMETRY_EXCLUDE_METRICS` let `name` through.
     pub(crate) fn records(&self, name: &str) -> bool {
         (self.include.is_empty() || self.include.iter().any(|p| name.starts_with(p.as_str())))
@@ -504,9 +519,16 @@ impl TelemetryBuilder {
             builder = builder.with_reader(exporter);
         }
         #[cfg(feature = "testing")]
-        if let Some(reader) = self.reader {
-            builder = builder.with_reader(reader);
-        }
+        let test_reader = match self.reader {
+            Some(reader) => {
+                builder = builder.with_reader(reader);
+                true
+            }
+            None => false,
+        };
+        #[cfg(not(feature = "testing"))]
+        let test_reader = false;
+        let other_reader = config.prometheus.is_some() || test_reader;
         // The exporter records into the pipeline's health, whose instruments come from the
         // provider the exporter's reader is part of: it receives the health once built.
         let health_cell: Arc<OnceLock<Arc<Health>>> = Arc::default();
@@ -571,7 +593,12 @@ impl TelemetryBuilder {
             ),
             _ => None,
         };
+        let only_reader = match &config.otlp {
+            Some(otlp) if !other_reader => Some(otlp.temporality),
+            _ => None,
+        };
         let shared = Arc::new(Shared {
+            only_reader,
             series: Arc::new(SeriesRegistry::new(retention, Some(health.clone()))),
             health,
             include: config.include_metrics.clone(),

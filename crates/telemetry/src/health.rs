@@ -100,6 +100,8 @@ pub(crate) struct Health {
     status: Mutex<ExportStatus>,
     export_log: LogLimiter,
     callback_log: LogLimiter,
+    /// Metrics exports attempted: each follows one collection of the OTLP reader.
+    exports: AtomicU64,
 }
 
 impl Health {
@@ -117,6 +119,7 @@ impl Health {
             status: Mutex::new(ExportStatus::default()),
             export_log: LogLimiter::new(Duration::from_secs(60)),
             callback_log: LogLimiter::new(Duration::from_secs(60)),
+            exports: AtomicU64::new(0),
         }
     }
 
@@ -159,6 +162,12 @@ impl Health {
         }
     }
 
+    /// How many metrics exports have been attempted: with a delta-only pipeline, each one
+    /// follows a collection after which the SDK forgets every attribute set.
+    pub(crate) fn exports(&self) -> u64 {
+        self.exports.load(Ordering::Acquire)
+    }
+
     /// Records one finished export of `points` data points.
     pub(crate) fn export_finished(
         &self,
@@ -168,6 +177,7 @@ impl Health {
         points: u64,
         result: &Result<(), OTelSdkError>,
     ) {
+        self.exports.fetch_add(1, Ordering::Release);
         let error = result.as_ref().err().map(classify);
         self.sdk.exported.add(points, (exporter, error));
         self.sdk

@@ -227,13 +227,28 @@ enum Path<K: SyncKind> {
     Unbound(K::Otel, SeriesLimit),
 }
 
-/// Tracks distinct attribute sets of an unbounded metric up to its limit, so that values
-/// past it (which the SDK folds into its overflow series) are counted and logged.
+/// Tracks distinct attribute sets of an unbounded metric up to its limit, as the SDK holds
+/// them, so that values past it (which the SDK folds into its overflow series) are counted
+/// and logged.
 struct SeriesLimit {
     metric: &'static str,
     limit: usize,
-    seen: std::sync::Mutex<std::collections::HashSet<u64>>,
+    seen: std::sync::Mutex<SeenSets>,
     health: Option<Arc<crate::health::Health>>,
+    /// Whether every reader has delta temporality for this metric (no bridge): the SDK then
+    /// forgets, at each collection, the sets not recorded into since the one before.
+    forgets: bool,
+}
+
+/// The attribute sets (hashed) the SDK holds for an unbounded metric.
+#[derive(Default)]
+struct SeenSets {
+    /// Every set the SDK holds.
+    held: std::collections::HashSet<u64>,
+    /// Sets recorded into since the last collection (delta only).
+    recorded: std::collections::HashSet<u64>,
+    /// The export count at the last collection seen (delta only).
+    exports: u64,
 }
 
 impl SeriesLimit {
@@ -241,14 +256,30 @@ impl SeriesLimit {
         use std::hash::{BuildHasher, RandomState};
         static HASHER: std::sync::OnceLock<RandomState> = std::sync::OnceLock::new();
         let hash = HASHER.get_or_init(RandomState::new).hash_one(attributes);
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        if seen.contains(&hash) {
-            return;
+        let mut guard = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let sets = &mut *guard;
+        if let (true, Some(health)) = (self.forgets, &self.health) {
+            let exports = health.exports();
+            if sets.exports != exports {
+                // One collection: the SDK kept the sets recorded into since the one before.
+                // More than one: it kept none.
+                sets.held = if exports - sets.exports == 1 {
+                    std::mem::take(&mut sets.recorded)
+                } else {
+                    Default::default()
+                };
+                sets.recorded.clear();
+                sets.exports = exports;
+            }
         }
-        if seen.len() < self.limit {
-            seen.insert(hash);
+        let admitted = sets.held.contains(&hash) || sets.held.len() < self.limit;
+        if admitted {
+            sets.held.insert(hash);
+            if self.forgets {
+                sets.recorded.insert(hash);
+            }
         } else if let Some(health) = &self.health {
-            drop(seen);
+            drop(guard);
             health.overflowed(self.metric, self.limit);
         }
     }
@@ -322,6 +353,7 @@ impl<K: SyncKind, A: AttributeSet> Instrument<K, A> {
         instance: Option<KeyValue>,
         drops: Option<Arc<Drops>>,
         health: Option<Arc<crate::health::Health>>,
+        forgets: bool,
     ) -> Self {
         let combinations = || {
             (0..A::COMBINATIONS).map(|index| {
@@ -337,6 +369,7 @@ impl<K: SyncKind, A: AttributeSet> Instrument<K, A> {
                 limit: info.cardinality_limit,
                 seen: Default::default(),
                 health,
+                forgets,
             };
             Path::Unbound(K::build(meter, info), limit)
         } else {

@@ -122,6 +122,7 @@ impl ComponentMeter {
                     .as_ref()
                     .filter(|_| K::VALUE_TYPE == crate::ValueType::F64)
                     .map(|h| h.drops());
+                let forgets = live.shared.as_ref().is_some_and(|s| s.forgets(info.kind));
                 Instrument::new(
                     &live.series,
                     &live.meter,
@@ -129,6 +130,7 @@ impl ComponentMeter {
                     live.instance.clone(),
                     drops,
                     health,
+                    forgets,
                 )
             }
         }

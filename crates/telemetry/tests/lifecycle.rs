@@ -477,3 +477,56 @@ fn copies_add_up_on_the_bridge_and_in_otlp_deltas() {
     assert_eq!(deltas, [Some(20.0), Some(20.0), Some(20.0)]);
     client.shutdown().unwrap();
 }
+
+/// With delta temporality and no bridge, the SDK forgets the attribute sets not recorded
+/// into during an interval: a third interval's new values fit again and no overflow is
+/// counted for them (the sets seen used to be kept forever, so 10 overflows were counted
+/// there that never happened). The second interval's do overflow, in the SDK and in the
+/// count alike: the first interval's sets still hold the limit then.
+#[test]
+fn delta_intervals_free_the_sets_the_sdk_forgot() {
+    let receiver = grpc_receiver();
+    let client = TelemetryClient::builder("delta")
+        .otlp(OtlpConfig {
+            temporality: opentelemetry_sdk::metrics::Temporality::Delta,
+            ..OtlpConfig::grpc(format!("http://{}", receiver.addr))
+        })
+        .export_interval(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    let labelled = LifecycleMetrics::new(&client).labelled;
+    let limit = LifecycleMetrics::DEFINITIONS[4].cardinality_limit;
+    let mut seen = Vec::new();
+    for interval in 0..3 {
+        for i in 0..limit {
+            labelled.add(1, (Unbounded::new(format!("interval-{interval}-{i}")),));
+        }
+        client.force_flush().unwrap();
+        let request = receiver.received.last_request().unwrap();
+        let first = format!("interval-{interval}-0");
+        let counted = [("telemetry.overflow.metric", "node.lifecycle.labelled")];
+        seen.push((
+            point_value(
+                &request,
+                "node.lifecycle.labelled",
+                &[("test.label", &first)],
+            ),
+            point_value(
+                &request,
+                "node.lifecycle.labelled",
+                &[("otel.metric.overflow", "true")],
+            ),
+            point_value(&request, "telemetry.cardinality.overflows", &counted).unwrap_or(0.0),
+        ));
+    }
+    let overflowed = limit as f64;
+    assert_eq!(
+        seen,
+        [
+            (Some(1.0), None, 0.0),
+            (None, Some(overflowed), overflowed),
+            (Some(1.0), None, 0.0),
+        ]
+    );
+    client.shutdown().unwrap();
+}
