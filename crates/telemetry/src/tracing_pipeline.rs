@@ -65,8 +65,8 @@ pub(crate) fn on_export_path(target: &str) -> bool {
 pub(crate) struct TracingPipeline {
     tracer: Option<(SdkTracerProvider, SdkTracer)>,
     logger: Option<SdkLoggerProvider>,
-    /// The head sampler's ratio, when the sampler's decision is the root's.
-    head_ratio: Option<f64>,
+    /// Whether the head sampler decides at the root (the sampler's decision is the root's).
+    head_sampled: bool,
 }
 
 impl TracingPipeline {
@@ -116,7 +116,7 @@ impl TracingPipeline {
         Ok(Self {
             tracer,
             logger,
-            head_ratio: config.tracing.sampler.head_ratio(),
+            head_sampled: config.tracing.sampler.decides_at_root(),
         })
     }
 
@@ -127,28 +127,32 @@ impl TracingPipeline {
     {
         // No `Option`s: an `Option::None` (or an empty `Vec`) beside a filtered layer
         // turns the filtered one off (tracing-subscriber 0.3.23); `Identity` is neutral.
-        let mut layers: Vec<Box<dyn Layer<S> + Send + Sync>> = Vec::with_capacity(2);
-        if let Some((_, tracer)) = &self.tracer {
+        // Nor a `Vec`: it does not forward `on_register_dispatch`, which the head sampler
+        // needs; `and_then` does.
+        let spans = self.tracer.as_ref().map(|(_, tracer)| {
             let otel = tracing_opentelemetry::layer()
                 .with_tracer(tracer.clone())
                 .with_tracked_inactivity(false);
             let spans = filter_fn(|meta| meta.is_span() && !on_export_path(meta.target()));
-            layers.push(match self.head_ratio {
-                Some(ratio) => Box::new(HeadSampled::new::<S>(otel, ratio).with_filter(spans)),
-                None => Box::new(otel.with_filter(spans)),
-            });
-        }
-        if let Some(provider) = &self.logger {
-            layers.push(Box::new(
+            let layer: Box<dyn Layer<S> + Send + Sync> = if self.head_sampled {
+                Box::new(HeadSampled::new::<S>(otel).with_filter(spans))
+            } else {
+                Box::new(otel.with_filter(spans))
+            };
+            layer
+        });
+        let logs = self.logger.as_ref().map(|provider| {
+            let layer: Box<dyn Layer<S> + Send + Sync> = Box::new(
                 OpenTelemetryTracingBridge::new(provider).with_filter(filter_fn(|meta| {
                     meta.is_event() && !on_export_path(meta.target())
                 })),
-            ));
-        }
-        match layers.len() {
-            0 => Box::new(Identity::new()),
-            1 => layers.remove(0),
-            _ => Box::new(layers),
+            );
+            layer
+        });
+        match (spans, logs) {
+            (Some(spans), Some(logs)) => Box::new(spans.and_then(logs)),
+            (Some(layer), None) | (None, Some(layer)) => layer,
+            (None, None) => Box::new(Identity::new()),
         }
     }
 
