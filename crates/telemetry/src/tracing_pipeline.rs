@@ -161,32 +161,40 @@ impl TracingPipeline {
         self.tracer.as_ref().map(|(provider, _)| provider)
     }
 
-    /// Flushes both providers; the first error wins.
-    pub(crate) fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
-        let spans = match &self.tracer {
-            Some((provider, _)) => provider.force_flush(),
-            None => Ok(()),
-        };
-        let logs = match &self.logger {
-            Some(provider) => provider.force_flush(),
-            None => Ok(()),
-        };
-        spans.and(logs)
+    /// One call per provider present, flushing its signal.
+    pub(crate) fn flushes(&self) -> Vec<SignalCall> {
+        self.calls(
+            |spans| Box::new(move || spans.force_flush()),
+            |logs| Box::new(move || logs.force_flush()),
+        )
     }
 
-    /// Shuts both providers down, each within `timeout`; the first error wins.
-    pub(crate) fn shutdown(&self, timeout: Duration) -> opentelemetry_sdk::error::OTelSdkResult {
-        let spans = match &self.tracer {
-            Some((provider, _)) => provider.shutdown_with_timeout(timeout),
-            None => Ok(()),
-        };
-        let logs = match &self.logger {
-            Some(provider) => provider.shutdown_with_timeout(timeout),
-            None => Ok(()),
-        };
-        spans.and(logs)
+    /// One call per provider present, shutting its signal down within `timeout`.
+    pub(crate) fn shutdowns(&self, timeout: Duration) -> Vec<SignalCall> {
+        self.calls(
+            |spans| Box::new(move || spans.shutdown_with_timeout(timeout)),
+            |logs| Box::new(move || logs.shutdown_with_timeout(timeout)),
+        )
+    }
+
+    /// `spans` and `logs` applied to the providers present, spans first.
+    fn calls(
+        &self,
+        spans: impl FnOnce(SdkTracerProvider) -> SignalCall,
+        logs: impl FnOnce(SdkLoggerProvider) -> SignalCall,
+    ) -> Vec<SignalCall> {
+        let spans = self
+            .tracer
+            .as_ref()
+            .map(|(provider, _)| spans(provider.clone()));
+        let logs = self.logger.clone().map(logs);
+        spans.into_iter().chain(logs).collect()
     }
 }
+
+/// A call that finishes one signal's provider (a flush or a shutdown), run on its own
+/// thread.
+pub(crate) type SignalCall = Box<dyn FnOnce() -> opentelemetry_sdk::error::OTelSdkResult + Send>;
 
 /// A queue's fill level and capacity, for the observable queue gauges.
 fn queue_gauges(capacity: usize) -> (Arc<AtomicI64>, Callback<i64, ()>, Callback<i64, ()>) {

@@ -843,3 +843,61 @@ fn install_global_samples_with_the_configured_sampler() {
     client.shutdown().expect("shutdown");
     assert_eq!(names(&receiver.all_spans()), ["library.continued"]);
 }
+
+/// Each signal has its own shutdown deadline (issue 19): a black-holed traces endpoint (it
+/// accepts connections and never answers) costs the metrics nothing. Their final export
+/// reaches a healthy receiver, with the span that could not be delivered counted, and
+/// shutdown still ends within its timeout, reporting it.
+#[test]
+fn a_stalled_traces_endpoint_does_not_cost_the_final_metrics_export() {
+    let black_hole = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let receiver = grpc_receiver();
+    let stalled = OtlpConfig {
+        timeout: Duration::from_secs(60),
+        ..OtlpConfig::grpc(format!("http://{}", black_hole.local_addr().unwrap()))
+    };
+    let spans = BatchConfig {
+        schedule_delay: Duration::from_secs(60),
+        export_timeout: Duration::from_secs(60),
+        ..BatchConfig::spans()
+    };
+    let timeout = Duration::from_secs(4);
+    let client = TelemetryClient::builder("stalled-traces")
+        .otlp(OtlpConfig::grpc(format!("http://{}", receiver.addr)))
+        .traces(stalled)
+        .export_interval(Duration::from_secs(60))
+        .shutdown_timeout(timeout)
+        .tracing(TracingConfig {
+            spans,
+            ..TracingConfig::default()
+        })
+        .build()
+        .expect("client");
+    let subscriber = tracing_subscriber::registry().with(client.tracing_layer());
+    tracing::subscriber::with_default(subscriber, || {
+        let _span = tracing::info_span!("undeliverable").entered();
+    });
+    assert_eq!(
+        receiver.received.count(),
+        0,
+        "no metrics export before shutdown"
+    );
+    let started = std::time::Instant::now();
+    let result = client.shutdown();
+    let took = started.elapsed();
+    assert_eq!(
+        result,
+        Err(telemetry::ShutdownError::Timeout(timeout)),
+        "the traces could not finish"
+    );
+    assert!(took < timeout + Duration::from_secs(10), "took {took:?}");
+    let last = receiver
+        .received
+        .last_request()
+        .expect("the metrics' final export arrived");
+    assert_eq!(
+        otlp_test_receiver::point_value(&last, "otel.sdk.span.started", &[]),
+        Some(1.0)
+    );
+    drop(black_hole);
+}
