@@ -83,7 +83,7 @@ struct Pipeline {
     shared: Arc<Shared>,
     freshness: FreshnessRegistry,
     bridge: Option<BridgeHandle>,
-    runtime: Mutex<Option<tokio::runtime::Runtime>>,
+    runtime: Mutex<TelemetryRuntime>,
     shutdown_timeout: Duration,
     shutdown_result: Mutex<Option<Result<(), ShutdownError>>>,
 }
@@ -239,14 +239,10 @@ impl Pipeline {
         if let Some(bridge) = &self.bridge {
             bridge.stop();
         }
-        if let Some(runtime) = self
-            .runtime
+        self.runtime
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .take()
-        {
-            runtime.shutdown_background();
-        }
+            .shut_down();
         match &result {
             Ok(()) => tracing::debug!("telemetry shut down"),
             Err(error) => tracing::warn!(%error, "telemetry shutdown incomplete"),
@@ -259,6 +255,48 @@ impl Pipeline {
 impl Drop for Pipeline {
     fn drop(&mut self) {
         let _ = self.shutdown();
+    }
+}
+
+/// The telemetry runtime (`telemetry-io`). Dropped, it shuts down in the background: a
+/// runtime's own drop blocks, which tokio refuses with a panic inside an async context, where
+/// an error of `build()` under `#[tokio::main]` drops it.
+struct TelemetryRuntime {
+    handle: tokio::runtime::Handle,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl TelemetryRuntime {
+    /// Starts the one-worker runtime.
+    fn start() -> Result<Self, BuildError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("telemetry-io")
+            .enable_all()
+            .build()
+            .map_err(BuildError::Runtime)?;
+        Ok(Self {
+            handle: runtime.handle().clone(),
+            runtime: Some(runtime),
+        })
+    }
+
+    /// A handle to spawn on the runtime and enter it.
+    fn handle(&self) -> &tokio::runtime::Handle {
+        &self.handle
+    }
+
+    /// Stops the runtime without waiting for its tasks (idempotent).
+    fn shut_down(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl Drop for TelemetryRuntime {
+    fn drop(&mut self) {
+        self.shut_down();
     }
 }
 
@@ -501,12 +539,7 @@ impl TelemetryBuilder {
             )?),
             None => None,
         };
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("telemetry-io")
-            .enable_all()
-            .build()
-            .map_err(BuildError::Runtime)?;
+        let runtime = TelemetryRuntime::start()?;
 
         let limits: Limits = Arc::default();
         let view_limits = limits.clone();
@@ -613,7 +646,7 @@ impl TelemetryBuilder {
                 shared,
                 freshness,
                 bridge,
-                runtime: Mutex::new(Some(runtime)),
+                runtime: Mutex::new(runtime),
                 shutdown_timeout: config.shutdown_timeout,
                 shutdown_result: Mutex::new(None),
             })),
