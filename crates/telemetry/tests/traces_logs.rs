@@ -669,6 +669,14 @@ fn head_sampling_keeps_traces_whole_and_follows_remote_parents() {
         .all(|s| ids.contains(&s.parent_span_id)));
 }
 
+/// Whether `tracing-opentelemetry` has data for `span` (its own context is valid). The
+/// head sampler's saving is that an unsampled trace's descendants have none.
+fn has_otel_data(span: &tracing::Span) -> bool {
+    use opentelemetry::trace::TraceContextExt;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    span.context().span().span_context().is_valid()
+}
+
 /// The parts of a `traceparent`: version, trace id, parent span id, flags.
 fn parts(traceparent: &str) -> Vec<String> {
     traceparent.split('-').map(str::to_owned).collect()
@@ -709,6 +717,10 @@ fn an_unsampled_trace_propagates_flags_00_with_its_ids() {
         assert_eq!(of_child[1], of_root[1], "one trace");
         assert_ne!(of_child[2], of_root[2], "the child's own span id");
         assert_eq!(of_child[3], "00");
+        assert!(
+            !has_otel_data(&child),
+            "the child never reached tracing-opentelemetry"
+        );
         let context = TraceContext::of(&child);
         assert_eq!(
             context.trace_id(),
@@ -900,4 +912,53 @@ fn a_stalled_traces_endpoint_does_not_cost_the_final_metrics_export() {
         Some(1.0)
     );
     drop(black_hole);
+}
+
+/// The client's layer inside a `Vec` of layers, which does not pass on
+/// `on_register_dispatch`: the head sampler finds its dispatcher as the thread's default,
+/// and the outcome is the same (unsampled traces propagate flags 00 and export nothing;
+/// a sampled remote parent's continuation arrives whole).
+#[test]
+fn head_sampling_decides_the_same_inside_a_vec_of_layers() {
+    let receiver = grpc_receiver();
+    let otlp = OtlpConfig::grpc(format!("http://{}", receiver.addr));
+    let client = TelemetryClient::builder("in-a-vec")
+        .traces(otlp)
+        .tracing(TracingConfig {
+            sampler: Sampler::ParentBasedTraceIdRatio(0.0),
+            ..fast()
+        })
+        .build()
+        .expect("client");
+    let subscriber = tracing_subscriber::registry().with(vec![client.tracing_layer()]);
+    tracing::subscriber::with_default(subscriber, || {
+        let root = tracing::info_span!("vec.root").entered();
+        let child = tracing::info_span!("vec.child");
+        let of_root = parts(&TraceContext::of(&root).traceparent().expect("propagated"));
+        let of_child = parts(&TraceContext::of(&child).traceparent().expect("propagated"));
+        assert_eq!(
+            (of_child[1].as_str(), of_child[3].as_str()),
+            (of_root[1].as_str(), "00")
+        );
+        assert!(
+            !has_otel_data(&child),
+            "the child never reached tracing-opentelemetry"
+        );
+        drop(child);
+        drop(root);
+        let span = tracing::info_span!(parent: None, "vec.continuation");
+        let sampled = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        assert!(TraceContext::from_traceparent(sampled)
+            .expect("valid")
+            .set_as_parent_of(&span));
+        let _span = span.entered();
+        let _child = tracing::info_span!("vec.continuation.child").entered();
+    });
+    client.force_flush().expect("flush");
+    assert!(wait_until(&receiver, |r| r.all_spans().len() >= 2));
+    client.shutdown().expect("shutdown");
+    let spans = receiver.all_spans();
+    let mut got = names(&spans);
+    got.sort();
+    assert_eq!(got, ["vec.continuation", "vec.continuation.child"]);
 }
