@@ -163,8 +163,8 @@ impl TelemetryClient {
     }
 
     /// Installs this client's providers as the OpenTelemetry global meter and tracer
-    /// providers, for libraries that use `opentelemetry::global`. Opt-in; nothing is global
-    /// otherwise.
+    /// providers, for libraries that use `opentelemetry::global`; the tracer provider samples
+    /// with the configured sampler. Opt-in; nothing is global otherwise.
     pub fn install_global(&self) {
         if let Some(pipeline) = &self.pipeline {
             opentelemetry::global::set_meter_provider(pipeline.provider.clone());
