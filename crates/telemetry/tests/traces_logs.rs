@@ -873,7 +873,8 @@ fn a_stalled_traces_endpoint_does_not_cost_the_final_metrics_export() {
         export_timeout: Duration::from_secs(60),
         ..BatchConfig::spans()
     };
-    let timeout = Duration::from_secs(4);
+    // The metrics have at least half of it: 4 s for one export to a local receiver.
+    let timeout = Duration::from_secs(8);
     let client = TelemetryClient::builder("stalled-traces")
         .otlp(OtlpConfig::grpc(format!("http://{}", receiver.addr)))
         .traces(stalled)
