@@ -2,11 +2,13 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::mpsc::RecvTimeoutError;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::{InstrumentationScope, KeyValue};
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Stream, Temporality};
 
 use crate::bridge::{self, BridgeHandle};
@@ -18,7 +20,7 @@ use crate::meter::ComponentMeter;
 use crate::otlp::{ExportContext, InstrumentedExporter};
 use crate::resource;
 use crate::series::SeriesRegistry;
-use crate::tracing_pipeline::TracingPipeline;
+use crate::tracing_pipeline::{SignalCall, TracingPipeline};
 
 /// The telemetry handle a node hands to its components. Cheap to clone.
 ///
@@ -99,7 +101,7 @@ struct Pipeline {
     shared: Arc<Shared>,
     freshness: FreshnessRegistry,
     bridge: Option<BridgeHandle>,
-    runtime: Mutex<Option<tokio::runtime::Runtime>>,
+    runtime: Mutex<TelemetryRuntime>,
     shutdown_timeout: Duration,
     shutdown_result: Mutex<Option<Result<(), ShutdownError>>>,
 }
@@ -166,19 +168,21 @@ impl TelemetryClient {
             None => Ok(()),
             Some(pipeline) => {
                 let provider = pipeline.provider.clone();
-                let tracing = pipeline.tracing.clone();
-                let flush = move || tracing.force_flush().and(provider.force_flush());
-                run_bounded(pipeline.shutdown_timeout, flush).map_err(|error| match error {
-                    Bounded::Timeout(timeout) => FlushError::Timeout(timeout),
-                    Bounded::Sdk(message) => FlushError::Sdk(message),
+                let metrics = Box::new(move || provider.force_flush());
+                let signals = pipeline.tracing.flushes();
+                finish_signals(pipeline.shutdown_timeout, signals, metrics).map_err(|error| {
+                    match error {
+                        Bounded::Timeout(timeout) => FlushError::Timeout(timeout),
+                        Bounded::Sdk(message) => FlushError::Sdk(message),
+                    }
                 })
             }
         }
     }
 
     /// Installs this client's providers as the OpenTelemetry global meter and tracer
-    /// providers, for libraries that use `opentelemetry::global`. Opt-in; nothing is global
-    /// otherwise.
+    /// providers, for libraries that use `opentelemetry::global`; the tracer provider samples
+    /// with the configured sampler. Opt-in; nothing is global otherwise.
     pub fn install_global(&self) {
         if let Some(pipeline) = &self.pipeline {
             opentelemetry::global::set_meter_provider(pipeline.provider.clone());
@@ -243,25 +247,20 @@ impl Pipeline {
             return result.clone();
         }
         let provider = self.provider.clone();
-        let tracing = self.tracing.clone();
-        let timeout = self.shutdown_timeout;
-        // Spans and logs first: their last exports are counted in the metrics' last one.
-        let shutdown = move || tracing.shutdown(timeout).and(provider.shutdown());
-        let result = run_bounded(self.shutdown_timeout, shutdown).map_err(|error| match error {
-            Bounded::Timeout(timeout) => ShutdownError::Timeout(timeout),
-            Bounded::Sdk(message) => ShutdownError::Sdk(message),
-        });
+        let metrics = Box::new(move || provider.shutdown());
+        let signals = self.tracing.shutdowns(self.shutdown_timeout);
+        let result =
+            finish_signals(self.shutdown_timeout, signals, metrics).map_err(|error| match error {
+                Bounded::Timeout(timeout) => ShutdownError::Timeout(timeout),
+                Bounded::Sdk(message) => ShutdownError::Sdk(message),
+            });
         if let Some(bridge) = &self.bridge {
             bridge.stop();
         }
-        if let Some(runtime) = self
-            .runtime
+        self.runtime
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .take()
-        {
-            runtime.shutdown_background();
-        }
+            .shut_down();
         match &result {
             Ok(()) => tracing::debug!("telemetry shut down"),
             Err(error) => tracing::warn!(%error, "telemetry shutdown incomplete"),
@@ -274,6 +273,48 @@ impl Pipeline {
 impl Drop for Pipeline {
     fn drop(&mut self) {
         let _ = self.shutdown();
+    }
+}
+
+/// The telemetry runtime (`telemetry-io`). Dropped, it shuts down in the background: a
+/// runtime's own drop blocks, which tokio refuses with a panic inside an async context, where
+/// an error of `build()` under `#[tokio::main]` drops it.
+struct TelemetryRuntime {
+    handle: tokio::runtime::Handle,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl TelemetryRuntime {
+    /// Starts the one-worker runtime.
+    fn start() -> Result<Self, BuildError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("telemetry-io")
+            .enable_all()
+            .build()
+            .map_err(BuildError::Runtime)?;
+        Ok(Self {
+            handle: runtime.handle().clone(),
+            runtime: Some(runtime),
+        })
+    }
+
+    /// A handle to spawn on the runtime and enter it.
+    fn handle(&self) -> &tokio::runtime::Handle {
+        &self.handle
+    }
+
+    /// Stops the runtime without waiting for its tasks (idempotent).
+    fn shut_down(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl Drop for TelemetryRuntime {
+    fn drop(&mut self) {
+        self.shut_down();
     }
 }
 
@@ -290,30 +331,69 @@ enum Bounded {
     Sdk(String),
 }
 
-/// Runs an SDK call that may block (flush, shutdown) on its own thread and waits at most
-/// `timeout`: the SDK's own shutdown ignores its timeout, and calling it from a
-/// current-thread runtime can deadlock.
-fn run_bounded(
+/// Finishes every signal (flush or shutdown), each on its own thread and within its own
+/// deadline, so that a stalled collector costs no other signal its last export: the SDK's
+/// own calls ignore their timeout, and calling them from a current-thread runtime can
+/// deadlock. Spans and logs (`signals`) start at once and have the whole `timeout`. The
+/// metrics wait for them at most half of it, so that their last export counts the others'
+/// when those collectors answer, and have at least the other half to themselves.
+fn finish_signals(
     timeout: Duration,
-    call: impl FnOnce() -> opentelemetry_sdk::error::OTelSdkResult + Send + 'static,
+    signals: Vec<SignalCall>,
+    metrics: SignalCall,
 ) -> Result<(), Bounded> {
+    let started = Instant::now();
+    let (grace, deadline) = (started + timeout / 2, started + timeout);
+    let running = signals
+        .into_iter()
+        .map(spawn_call)
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut finished: Vec<_> = running.iter().map(|call| call.wait(grace)).collect();
+    let metrics = spawn_call(metrics)?.wait(deadline);
+    for (call, result) in running.iter().zip(&mut finished) {
+        if result.is_none() {
+            *result = call.wait(deadline);
+        }
+    }
+    finished
+        .into_iter()
+        .chain([metrics])
+        .try_for_each(|result| match result {
+            None => Err(Bounded::Timeout(timeout)),
+            Some(Ok(()) | Err(OTelSdkError::AlreadyShutdown)) => Ok(()),
+            Some(Err(error)) => Err(Bounded::Sdk(error.to_string())),
+        })
+}
+
+/// A signal's call running on its own thread.
+struct Running(std::sync::mpsc::Receiver<OTelSdkResult>);
+
+impl Running {
+    /// The call's result, if it finishes by `until` (a panicked call is an error).
+    fn wait(&self, until: Instant) -> Option<OTelSdkResult> {
+        match self
+            .0
+            .recv_timeout(until.saturating_duration_since(Instant::now()))
+        {
+            Ok(result) => Some(result),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => Some(Err(OTelSdkError::InternalFailure(
+                "the call panicked".into(),
+            ))),
+        }
+    }
+}
+
+/// Starts `call` on its own thread.
+fn spawn_call(call: SignalCall) -> Result<Running, Bounded> {
     let (done, wait) = std::sync::mpsc::sync_channel(1);
-    let spawned = std::thread::Builder::new()
+    std::thread::Builder::new()
         .name("telemetry-shutdown".into())
         .spawn(move || {
             let _ = done.send(call());
-        });
-    if let Err(error) = spawned {
-        return Err(Bounded::Sdk(format!(
-            "cannot start the shutdown thread: {error}"
-        )));
-    }
-    match wait.recv_timeout(timeout) {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(opentelemetry_sdk::error::OTelSdkError::AlreadyShutdown)) => Ok(()),
-        Ok(Err(error)) => Err(Bounded::Sdk(error.to_string())),
-        Err(_) => Err(Bounded::Timeout(timeout)),
-    }
+        })
+        .map_err(|error| Bounded::Sdk(format!("cannot start the shutdown thread: {error}")))?;
+    Ok(Running(wait))
 }
 
 /// Builds a [`TelemetryClient`] from code, optionally overridden by the environment.
@@ -489,12 +569,7 @@ impl TelemetryBuilder {
             )?),
             None => None,
         };
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("telemetry-io")
-            .enable_all()
-            .build()
-            .map_err(BuildError::Runtime)?;
+        let runtime = TelemetryRuntime::start()?;
 
         let limits: Limits = Arc::default();
         let view_limits = limits.clone();
@@ -618,7 +693,7 @@ impl TelemetryBuilder {
                 shared,
                 freshness,
                 bridge,
-                runtime: Mutex::new(Some(runtime)),
+                runtime: Mutex::new(runtime),
                 shutdown_timeout: config.shutdown_timeout,
                 shutdown_result: Mutex::new(None),
             })),

@@ -522,8 +522,29 @@ fn read_ca_certificate_of(variable: &str, path: &std::path::Path) -> Result<Vec<
         return Err(invalid("larger than 1 MiB: not a CA certificate".into()));
     }
     let pem = std::fs::read(path).map_err(|e| invalid(format!("cannot read it: {e}")))?;
-    if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
+    // Every certificate's body is decoded now: a corrupt one would otherwise fail (or be
+    // skipped) only when the exporter is built.
+    use base64::Engine as _;
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    const END: &str = "-----END CERTIFICATE-----";
+    let text = String::from_utf8_lossy(&pem);
+    let blocks: Vec<&str> = text.split(BEGIN).skip(1).collect();
+    if blocks.is_empty() {
         return Err(invalid("holds no PEM certificate".into()));
+    }
+    for (n, block) in (1..).zip(blocks) {
+        let Some((body, _)) = block.split_once(END) else {
+            return Err(invalid(format!("certificate {n} has no {END} line")));
+        };
+        let body: String = body.split_ascii_whitespace().collect();
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .map_err(|e| invalid(format!("certificate {n} is corrupt (its base64: {e})")))?;
+        if der.first() != Some(&0x30) {
+            return Err(invalid(format!(
+                "certificate {n} is corrupt (not a DER certificate)"
+            )));
+        }
     }
     Ok(pem)
 }

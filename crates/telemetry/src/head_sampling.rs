@@ -4,166 +4,197 @@
 //! `tracing-opentelemetry` builds every span's OpenTelemetry data (attributes, ids, the
 //! sampler's call) whether or not the span is sampled: about 0.8 µs a span, most of the
 //! layer's cost (docs/performance.md). With a `parentbased_*` sampler the decision is the
-//! root's, so it can be taken before that work:
+//! root's, so the work can stop there:
 //!
 //! - a root span goes to the OTel layer as a builder (nothing started), marked pending;
 //! - the decision is taken at its first use: its first entry, its first child, its
-//!   [`TraceContext`](crate::TraceContext), or its close. A remote parent given before that
-//!   ([`TraceContext::set_as_parent_of`](crate::TraceContext::set_as_parent_of)) decides
-//!   by its sampled flag; otherwise the ratio does;
-//! - an unsampled root stops there: the OTel layer never starts it (its builder is dropped
-//!   with the span), and its descendants cost one marker each;
+//!   [`TraceContext`](crate::TraceContext), or its close. It is the SDK sampler's (the
+//!   configured one): the root is started, with whatever parent was set on it until then
+//!   (`OpenTelemetrySpanExt::set_parent` or
+//!   [`TraceContext::set_as_parent_of`](crate::TraceContext::set_as_parent_of)), and its
+//!   sampled flag is the trace's fate. A remote parent's flag wins, as in any parent-based
+//!   sampler;
+//! - an unsampled root stops there: the OTel layer sees no more of it, and its descendants
+//!   cost one marker each. The marker keeps the trace id and a span id, so that the trace
+//!   propagates its decision (`traceparent` flags `00`);
 //! - a sampled root and its descendants go through as without head sampling.
+//!
+//! The decision needs the subscriber's [`Dispatch`]: the layer keeps the one it is
+//! registered with, or finds itself in the thread's default. Where neither is at hand (a
+//! layer wrapped in a `Vec`, which does not forward `on_register_dispatch`, at a child's
+//! creation), the root goes through undecided: the SDK sampler decides it as without head
+//! sampling, and only the saving is lost.
 
 use std::any::TypeId;
-use std::cell::Cell;
+use std::sync::OnceLock;
 
+use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
+use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator};
+use tracing::dispatcher::WeakDispatch;
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Dispatch, Event, Metadata, Subscriber};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::{LookupSpan, SpanRef};
 use tracing_subscriber::Layer;
 
-/// A root whose fate is not decided yet; the remote parent's sampled flag, if one was given.
-struct Pending {
-    remote: Option<bool>,
+/// A root whose fate is not decided yet.
+struct Pending;
+
+/// A span whose trace is not sampled: the OTel layer does not see it. Its ids, for the
+/// context it propagates.
+#[derive(Clone, Copy)]
+struct Unsampled {
+    trace_id: TraceId,
+    span_id: SpanId,
 }
 
-/// A span whose trace is not sampled: the OTel layer does not see it.
-struct Unsampled;
+impl Unsampled {
+    /// The span's context: its ids, not sampled.
+    fn span_context(self) -> SpanContext {
+        SpanContext::new(
+            self.trace_id,
+            self.span_id,
+            TraceFlags::default(),
+            false,
+            TraceState::NONE,
+        )
+    }
+}
 
-/// What the propagation helpers reach through the dispatcher (`downcast_ref`): the
-/// decision of a span, and a remote parent's flag.
+/// What the propagation helpers reach through the dispatcher (`downcast_ref`): a span's
+/// head decision.
 pub(crate) struct HeadSamplingHandle {
-    decide: fn(&Dispatch, &Id) -> bool,
-    remote: fn(&Dispatch, &Id, bool),
+    unsampled: fn(&Dispatch, &Id) -> Option<SpanContext>,
+    marked: fn(&Dispatch, &Id) -> bool,
 }
 
 impl HeadSamplingHandle {
-    /// Whether the trace of span `id` is sampled (deciding it now if pending).
-    pub(crate) fn sampled(&self, dispatch: &Dispatch, id: &Id) -> bool {
-        (self.decide)(dispatch, id)
+    /// The context of span `id` when its trace is not sampled (deciding it now if
+    /// pending); `None` when it is sampled.
+    pub(crate) fn unsampled(&self, dispatch: &Dispatch, id: &Id) -> Option<SpanContext> {
+        (self.unsampled)(dispatch, id)
     }
 
-    /// Records that span `id` continues a remote parent whose sampled flag is `sampled`.
-    pub(crate) fn remote_parent(&self, dispatch: &Dispatch, id: &Id, sampled: bool) {
-        (self.remote)(dispatch, id, sampled)
+    /// Whether span `id` is already known to be unsampled (deciding nothing).
+    pub(crate) fn marked_unsampled(&self, dispatch: &Dispatch, id: &Id) -> bool {
+        (self.marked)(dispatch, id)
     }
 }
 
-/// The OTel span layer `inner` behind a head-sampling decision at `ratio` of the roots.
+/// The OTel span layer `inner` behind a head-sampling decision, which is the SDK
+/// sampler's at the root.
 pub(crate) struct HeadSampled<L> {
     inner: L,
-    ratio: f64,
+    /// The dispatcher this layer is registered with.
+    dispatch: OnceLock<WeakDispatch>,
     handle: HeadSamplingHandle,
 }
 
 impl<L> HeadSampled<L> {
-    pub(crate) fn new<S>(inner: L, ratio: f64) -> Self
+    pub(crate) fn new<S>(inner: L) -> Self
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
         L: Layer<S>,
     {
         Self {
             inner,
-            ratio,
+            dispatch: OnceLock::new(),
             handle: HeadSamplingHandle {
-                decide: decide_through::<S, L>,
-                remote: remote_through::<S>,
+                unsampled: unsampled_through::<S, L>,
+                marked: marked_through::<S>,
             },
         }
     }
 
-    /// Decides a pending span: its remote parent's flag, or the ratio.
-    fn decide_span<S>(&self, span: &SpanRef<'_, S>) -> bool
+    /// The dispatcher this layer belongs to, if it can be found.
+    fn dispatch<S>(&self) -> Option<Dispatch>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+        L: Layer<S>,
+    {
+        if let Some(dispatch) = self.dispatch.get().and_then(WeakDispatch::upgrade) {
+            return Some(dispatch);
+        }
+        tracing::dispatcher::get_default(|dispatch| {
+            dispatch
+                .downcast_ref::<Self>()
+                .is_some_and(|found| std::ptr::eq(found, self))
+                .then(|| dispatch.clone())
+        })
+    }
+
+    /// The ids of `span`'s trace when it is not sampled, `None` when it is; a pending root
+    /// is decided now, by the SDK sampler, through `dispatch` (no lock on the span may be
+    /// held). Without a dispatcher, the root goes through undecided.
+    fn unsampled<S>(
+        &self,
+        span: &SpanRef<'_, S>,
+        dispatch: impl FnOnce() -> Option<Dispatch>,
+    ) -> Option<Unsampled>
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
         {
             // The common case, decided already: a read lock.
             let extensions = span.extensions();
-            if extensions.get::<Unsampled>().is_some() {
-                return false;
+            if let Some(unsampled) = extensions.get::<Unsampled>() {
+                return Some(*unsampled);
             }
-            if extensions.get::<Pending>().is_none() {
-                return true;
-            }
+            extensions.get::<Pending>()?; // decided sampled, or in a sampled trace
         }
+        // Starts the root's OpenTelemetry span: the SDK sampler decides, with the parent
+        // set on the span so far. Its extensions must not be locked meanwhile.
+        let decided = dispatch()
+            .and_then(|dispatch| tracing_opentelemetry::get_otel_context(&span.id(), &dispatch))
+            .map(|context| context.span().span_context().clone());
         let mut extensions = span.extensions_mut();
-        if extensions.get_mut::<Unsampled>().is_some() {
-            return false;
+        if let Some(unsampled) = extensions.get_mut::<Unsampled>() {
+            return Some(*unsampled); // decided meanwhile, on another thread
         }
-        let Some(pending) = extensions.remove::<Pending>() else {
-            return true; // decided sampled, or a descendant of a sampled root
-        };
-        let sampled = pending.remote.unwrap_or_else(|| random_unit() < self.ratio);
-        if !sampled {
-            extensions.insert(Unsampled);
-        }
-        sampled
+        extensions.remove::<Pending>()?;
+        let unsampled = decided
+            .filter(|context| context.is_valid() && !context.is_sampled())
+            .map(|context| Unsampled {
+                trace_id: context.trace_id(),
+                span_id: context.span_id(),
+            })?;
+        extensions.insert(unsampled);
+        Some(unsampled)
     }
 
     /// Whether the OTel layer should see this span's callbacks (deciding it if pending).
     fn passes<S>(&self, id: &Id, ctx: &Context<'_, S>) -> bool
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
+        L: Layer<S>,
     {
-        ctx.span(id).is_none_or(|span| self.decide_span(&span))
+        ctx.span(id)
+            .is_none_or(|span| self.unsampled(&span, || self.dispatch()).is_none())
     }
 }
 
-/// [`HeadSamplingHandle::sampled`] for subscriber type `S`.
-fn decide_through<S, L>(dispatch: &Dispatch, id: &Id) -> bool
+/// [`HeadSamplingHandle::unsampled`] for subscriber type `S`.
+fn unsampled_through<S, L>(dispatch: &Dispatch, id: &Id) -> Option<SpanContext>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
     L: Layer<S>,
 {
-    let (Some(subscriber), Some(layer)) = (
-        dispatch.downcast_ref::<S>(),
-        dispatch.downcast_ref::<HeadSampled<L>>(),
-    ) else {
-        return true;
-    };
-    subscriber
-        .span(id)
-        .is_none_or(|span| layer.decide_span(&span))
+    let layer = dispatch.downcast_ref::<HeadSampled<L>>()?;
+    let span = dispatch.downcast_ref::<S>()?.span(id)?;
+    layer
+        .unsampled(&span, || Some(dispatch.clone()))
+        .map(Unsampled::span_context)
 }
 
-/// [`HeadSamplingHandle::remote_parent`] for subscriber type `S`.
-fn remote_through<S>(dispatch: &Dispatch, id: &Id, sampled: bool)
+/// [`HeadSamplingHandle::marked_unsampled`] for subscriber type `S`.
+fn marked_through<S>(dispatch: &Dispatch, id: &Id) -> bool
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    let Some(span) = dispatch.downcast_ref::<S>().and_then(|s| s.span(id)) else {
-        return;
-    };
-    let mut extensions = span.extensions_mut();
-    if let Some(pending) = extensions.get_mut::<Pending>() {
-        pending.remote = Some(sampled);
-    }
-}
-
-/// A uniform number in [0, 1) from a per-thread xorshift generator.
-fn random_unit() -> f64 {
-    thread_local! {
-        static STATE: Cell<u64> = Cell::new(seed());
-    }
-    STATE.with(|state| {
-        let mut x = state.get();
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        state.set(x);
-        (x >> 11) as f64 / (1u64 << 53) as f64
-    })
-}
-
-/// A nonzero seed that differs between threads and runs.
-fn seed() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_usize(&hasher as *const _ as usize);
-    hasher.finish() | 1
+    dispatch
+        .downcast_ref::<S>()
+        .and_then(|subscriber| subscriber.span(id))
+        .is_some_and(|span| span.extensions().get::<Unsampled>().is_some())
 }
 
 impl<S, L> Layer<S> for HeadSampled<L>
@@ -172,6 +203,7 @@ where
     L: Layer<S>,
 {
     fn on_register_dispatch(&self, subscriber: &Dispatch) {
+        let _ = self.dispatch.set(subscriber.downgrade());
         self.inner.on_register_dispatch(subscriber);
     }
 
@@ -198,17 +230,22 @@ where
         } else {
             None
         };
-        let sampled_parent = parent.map(|p| self.decide_span(&p));
-        if sampled_parent == Some(false) {
+        // A child's parent is decided now; `None`: a root.
+        let parent = parent.map(|p| self.unsampled(&p, || self.dispatch()));
+        if let Some(Some(parent)) = parent {
+            // In an unsampled trace: a marker with the trace's id and its own span id.
             if let Some(span) = ctx.span(id) {
-                span.extensions_mut().insert(Unsampled);
+                span.extensions_mut().insert(Unsampled {
+                    span_id: RandomIdGenerator::default().new_span_id(),
+                    ..parent
+                });
             }
             return;
         }
         self.inner.on_new_span(attrs, id, ctx.clone());
-        if sampled_parent.is_none() {
+        if parent.is_none() {
             if let Some(span) = ctx.span(id) {
-                span.extensions_mut().insert(Pending { remote: None });
+                span.extensions_mut().insert(Pending);
             }
         }
     }

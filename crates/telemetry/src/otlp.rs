@@ -137,7 +137,13 @@ pub(crate) fn http<B: WithExportConfig + WithHttpConfig>(
         let client = reqwest::Client::builder()
             .add_root_certificate(certificate)
             .build()
-            .map_err(|e| build_error(config, &e))?;
+            .map_err(|e| {
+                let cause = std::error::Error::source(&e)
+                    .map(|cause| format!(": {cause}"))
+                    .unwrap_or_default();
+                let reason = format!("OTEL_EXPORTER_OTLP_CERTIFICATE is not usable: {e}{cause}");
+                build_error(config, &reason)
+            })?;
         builder = builder.with_http_client(client);
     }
     Ok(builder)

@@ -5,21 +5,31 @@
 use std::collections::HashMap;
 
 use opentelemetry::propagation::TextMapPropagator;
-use opentelemetry::trace::TraceContextExt;
+use opentelemetry::trace::{SpanContext, TraceContextExt};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::head_sampling::HeadSamplingHandle;
 
-/// Whether `span`'s trace is sampled as far as the head sampler knows (deciding a pending
-/// root now); true without a head sampler.
-fn head_sampled(span: &tracing::Span) -> bool {
+/// The context of `span` when the head sampler knows its trace is not sampled (deciding a
+/// pending root now); `None` when it is sampled, or without a head sampler.
+fn head_unsampled(span: &tracing::Span) -> Option<SpanContext> {
     span.with_subscriber(|(id, dispatch)| {
         dispatch
             .downcast_ref::<HeadSamplingHandle>()
-            .is_none_or(|head| head.sampled(dispatch, id))
+            .and_then(|head| head.unsampled(dispatch, id))
     })
-    .unwrap_or(true)
+    .flatten()
+}
+
+/// Whether `span` is known to be in an unsampled trace, without deciding anything.
+fn marked_unsampled(span: &tracing::Span) -> bool {
+    span.with_subscriber(|(id, dispatch)| {
+        dispatch
+            .downcast_ref::<HeadSamplingHandle>()
+            .is_some_and(|head| head.marked_unsampled(dispatch, id))
+    })
+    .unwrap_or(false)
 }
 
 /// The W3C trace context (`traceparent`, `tracestate`) of a span.
@@ -27,9 +37,10 @@ fn head_sampled(span: &tracing::Span) -> bool {
 /// Taken from a local span with [`TraceContext::of`], or from the wire with
 /// [`TraceContext::from_traceparent`] / [`TraceContext::from_http`]; given to a new span as
 /// its parent ([`TraceContext::set_as_parent_of`]) or as a link
-/// ([`TraceContext::link_from`]). Without [`TelemetryClient::tracing_layer`] installed
-/// (or with the span not sampled) it is empty: [`TraceContext::traceparent`] is `None`
-/// and the other calls do nothing.
+/// ([`TraceContext::link_from`]). The context of a span whose trace is not sampled carries
+/// that decision: its `traceparent` ends in flags `00`, so the next service does not sample
+/// the trace again. Without [`TelemetryClient::tracing_layer`] installed it is empty:
+/// [`TraceContext::traceparent`] is `None` and the other calls do nothing.
 ///
 /// ```
 /// use telemetry::TraceContext;
@@ -51,17 +62,15 @@ pub struct TraceContext {
 }
 
 impl TraceContext {
-    /// The context of `span`. Starts the span's OpenTelemetry side: set its parent first.
-    /// Empty when the span's trace is not sampled.
+    /// The context of `span`. Starts the span's OpenTelemetry side (and takes the head
+    /// sampling decision of a root): set its parent first. Not sampled, it still carries
+    /// the trace id and a span id, with flags `00`.
     pub fn of(span: &tracing::Span) -> Self {
-        if !head_sampled(span) {
-            return Self {
-                context: opentelemetry::Context::new(),
-            };
-        }
-        Self {
-            context: span.context(),
-        }
+        let context = match head_unsampled(span) {
+            Some(unsampled) => opentelemetry::Context::new().with_remote_span_context(unsampled),
+            None => span.context(),
+        };
+        Self { context }
     }
 
     /// Parses a `traceparent` value; `None` when it is not a valid W3C trace context.
@@ -90,10 +99,12 @@ impl TraceContext {
         self.context.span().span_context().is_valid()
     }
 
-    /// The trace id, 32 lowercase hex digits (what trace stores search by).
+    /// The trace id of a sampled trace, 32 lowercase hex digits (what trace stores search
+    /// by); `None` when there is no trace or it is not sampled (the store has nothing).
     pub fn trace_id(&self) -> Option<String> {
-        self.is_valid()
-            .then(|| self.context.span().span_context().trace_id().to_string())
+        let span = self.context.span();
+        let context = span.span_context();
+        (context.is_valid() && context.is_sampled()).then(|| context.trace_id().to_string())
     }
 
     /// The `traceparent` value for a message of the node's own protocol.
@@ -112,25 +123,17 @@ impl TraceContext {
     }
 
     /// Makes this context the parent of `span`, which must not have been entered (or
-    /// otherwise started) yet; returns whether it took effect.
+    /// otherwise started) yet; returns whether it took effect. Its sampled flag decides
+    /// whether `span`'s trace is sampled (as `OpenTelemetrySpanExt::set_parent` does).
     pub fn set_as_parent_of(&self, span: &tracing::Span) -> bool {
-        if !self.is_valid() {
-            return false;
-        }
-        // A head sampler follows the remote parent's decision.
-        let sampled = self.context.span().span_context().is_sampled();
-        span.with_subscriber(|(id, dispatch)| {
-            if let Some(head) = dispatch.downcast_ref::<HeadSamplingHandle>() {
-                head.remote_parent(dispatch, id, sampled);
-            }
-        });
-        head_sampled(span) && span.set_parent(self.context.clone()).is_ok()
+        // A span in an unsampled local trace has no OpenTelemetry side to take a parent.
+        self.is_valid() && !marked_unsampled(span) && span.set_parent(self.context.clone()).is_ok()
     }
 
     /// Adds a link from `span` to this context (an OpenTelemetry span link: "`span` was
     /// caused by, or works on, what this context traced").
     pub fn link_from(&self, span: &tracing::Span) {
-        if self.is_valid() && head_sampled(span) {
+        if self.is_valid() {
             span.add_link(self.context.span().span_context().clone());
         }
     }

@@ -35,28 +35,31 @@ impl Sampler {
         }
     }
 
-    /// The ratio of roots the head sampler keeps, for the samplers whose decision is the
-    /// root's (`parentbased_traceidratio`, `parentbased_always_off`, `always_off`): their
-    /// unsampled spans then never reach the OTel layer. `None` for the others.
-    pub(crate) fn head_ratio(self) -> Option<f64> {
-        match self {
-            Sampler::ParentBasedTraceIdRatio(r) => Some(r),
-            Sampler::ParentBasedAlwaysOff | Sampler::AlwaysOff => Some(0.0),
-            _ => None,
-        }
+    /// Whether the decision is the root's and can be taken there by the head sampler
+    /// (`parentbased_traceidratio`, `parentbased_always_off`, `always_off`): the spans of
+    /// an unsampled trace then never reach the OTel layer.
+    pub(crate) fn decides_at_root(self) -> bool {
+        matches!(
+            self,
+            Sampler::ParentBasedTraceIdRatio(_)
+                | Sampler::ParentBasedAlwaysOff
+                | Sampler::AlwaysOff
+        )
     }
 
-    /// The SDK's sampler. Behind the head sampler it only has to follow the decision
-    /// already taken (and `always_off` still refuses remote parents' sampled traces).
+    /// The SDK's sampler: this one. The head sampler takes its decision through it, and
+    /// the tracer provider handed to `opentelemetry::global` samples with it.
     pub(crate) fn sdk(self) -> opentelemetry_sdk::trace::Sampler {
         use opentelemetry_sdk::trace::Sampler as Sdk;
         match self {
             Sampler::AlwaysOn => Sdk::AlwaysOn,
             Sampler::AlwaysOff => Sdk::AlwaysOff,
             Sampler::TraceIdRatio(r) => Sdk::TraceIdRatioBased(r),
-            Sampler::ParentBasedAlwaysOn
-            | Sampler::ParentBasedAlwaysOff
-            | Sampler::ParentBasedTraceIdRatio(_) => Sdk::ParentBased(Box::new(Sdk::AlwaysOn)),
+            Sampler::ParentBasedAlwaysOn => Sdk::ParentBased(Box::new(Sdk::AlwaysOn)),
+            Sampler::ParentBasedAlwaysOff => Sdk::ParentBased(Box::new(Sdk::AlwaysOff)),
+            Sampler::ParentBasedTraceIdRatio(r) => {
+                Sdk::ParentBased(Box::new(Sdk::TraceIdRatioBased(r)))
+            }
         }
     }
 }

@@ -65,8 +65,8 @@ pub(crate) fn on_export_path(target: &str) -> bool {
 pub(crate) struct TracingPipeline {
     tracer: Option<(SdkTracerProvider, SdkTracer)>,
     logger: Option<SdkLoggerProvider>,
-    /// The head sampler's ratio, when the sampler's decision is the root's.
-    head_ratio: Option<f64>,
+    /// Whether the head sampler decides at the root (the sampler's decision is the root's).
+    head_sampled: bool,
 }
 
 impl TracingPipeline {
@@ -116,7 +116,7 @@ impl TracingPipeline {
         Ok(Self {
             tracer,
             logger,
-            head_ratio: config.tracing.sampler.head_ratio(),
+            head_sampled: config.tracing.sampler.decides_at_root(),
         })
     }
 
@@ -127,28 +127,32 @@ impl TracingPipeline {
     {
         // No `Option`s: an `Option::None` (or an empty `Vec`) beside a filtered layer
         // turns the filtered one off (tracing-subscriber 0.3.23); `Identity` is neutral.
-        let mut layers: Vec<Box<dyn Layer<S> + Send + Sync>> = Vec::with_capacity(2);
-        if let Some((_, tracer)) = &self.tracer {
+        // Nor a `Vec`: it does not forward `on_register_dispatch`, which the head sampler
+        // needs; `and_then` does.
+        let spans = self.tracer.as_ref().map(|(_, tracer)| {
             let otel = tracing_opentelemetry::layer()
                 .with_tracer(tracer.clone())
                 .with_tracked_inactivity(false);
             let spans = filter_fn(|meta| meta.is_span() && !on_export_path(meta.target()));
-            layers.push(match self.head_ratio {
-                Some(ratio) => Box::new(HeadSampled::new::<S>(otel, ratio).with_filter(spans)),
-                None => Box::new(otel.with_filter(spans)),
-            });
-        }
-        if let Some(provider) = &self.logger {
-            layers.push(Box::new(
+            let layer: Box<dyn Layer<S> + Send + Sync> = if self.head_sampled {
+                Box::new(HeadSampled::new::<S>(otel).with_filter(spans))
+            } else {
+                Box::new(otel.with_filter(spans))
+            };
+            layer
+        });
+        let logs = self.logger.as_ref().map(|provider| {
+            let layer: Box<dyn Layer<S> + Send + Sync> = Box::new(
                 OpenTelemetryTracingBridge::new(provider).with_filter(filter_fn(|meta| {
                     meta.is_event() && !on_export_path(meta.target())
                 })),
-            ));
-        }
-        match layers.len() {
-            0 => Box::new(Identity::new()),
-            1 => layers.remove(0),
-            _ => Box::new(layers),
+            );
+            layer
+        });
+        match (spans, logs) {
+            (Some(spans), Some(logs)) => Box::new(spans.and_then(logs)),
+            (Some(layer), None) | (None, Some(layer)) => layer,
+            (None, None) => Box::new(Identity::new()),
         }
     }
 
@@ -157,32 +161,40 @@ impl TracingPipeline {
         self.tracer.as_ref().map(|(provider, _)| provider)
     }
 
-    /// Flushes both providers; the first error wins.
-    pub(crate) fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
-        let spans = match &self.tracer {
-            Some((provider, _)) => provider.force_flush(),
-            None => Ok(()),
-        };
-        let logs = match &self.logger {
-            Some(provider) => provider.force_flush(),
-            None => Ok(()),
-        };
-        spans.and(logs)
+    /// One call per provider present, flushing its signal.
+    pub(crate) fn flushes(&self) -> Vec<SignalCall> {
+        self.calls(
+            |spans| Box::new(move || spans.force_flush()),
+            |logs| Box::new(move || logs.force_flush()),
+        )
     }
 
-    /// Shuts both providers down, each within `timeout`; the first error wins.
-    pub(crate) fn shutdown(&self, timeout: Duration) -> opentelemetry_sdk::error::OTelSdkResult {
-        let spans = match &self.tracer {
-            Some((provider, _)) => provider.shutdown_with_timeout(timeout),
-            None => Ok(()),
-        };
-        let logs = match &self.logger {
-            Some(provider) => provider.shutdown_with_timeout(timeout),
-            None => Ok(()),
-        };
-        spans.and(logs)
+    /// One call per provider present, shutting its signal down within `timeout`.
+    pub(crate) fn shutdowns(&self, timeout: Duration) -> Vec<SignalCall> {
+        self.calls(
+            |spans| Box::new(move || spans.shutdown_with_timeout(timeout)),
+            |logs| Box::new(move || logs.shutdown_with_timeout(timeout)),
+        )
+    }
+
+    /// `spans` and `logs` applied to the providers present, spans first.
+    fn calls(
+        &self,
+        spans: impl FnOnce(SdkTracerProvider) -> SignalCall,
+        logs: impl FnOnce(SdkLoggerProvider) -> SignalCall,
+    ) -> Vec<SignalCall> {
+        let spans = self
+            .tracer
+            .as_ref()
+            .map(|(provider, _)| spans(provider.clone()));
+        let logs = self.logger.clone().map(logs);
+        spans.into_iter().chain(logs).collect()
     }
 }
+
+/// A call that finishes one signal's provider (a flush or a shutdown), run on its own
+/// thread.
+pub(crate) type SignalCall = Box<dyn FnOnce() -> opentelemetry_sdk::error::OTelSdkResult + Send>;
 
 /// A queue's fill level and capacity, for the observable queue gauges.
 fn queue_gauges(capacity: usize) -> (Arc<AtomicI64>, Callback<i64, ()>, Callback<i64, ()>) {

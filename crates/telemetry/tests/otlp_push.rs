@@ -388,3 +388,93 @@ fn tls_push_with_a_private_ca_over_grpc_and_http() {
     let _ = client.shutdown();
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Writes a PEM certificate file whose body is `body`, in a directory of this test's own.
+fn certificate_file(name: &str, body: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("telemetry-bad-ca-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(
+        &path,
+        format!("-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n"),
+    )
+    .unwrap();
+    path
+}
+
+/// A corrupt certificate body under `#[tokio::main]`, as in the quickstart (issue 19): the
+/// error names the variable, and nothing panics (the SDK's own runtime was dropped inside
+/// the caller's async context, which tokio refuses with a panic).
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_corrupt_certificate_body_is_an_error_naming_the_variable_inside_tokio() {
+    let corrupt = certificate_file("corrupt.pem", "this is not base64 !!!");
+    let corrupt = corrupt.to_str().unwrap().to_owned();
+    for protocol in ["grpc", "http/protobuf"] {
+        let env = [
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://127.0.0.1:4317"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", corrupt.as_str()),
+        ];
+        let lookup = |name: &str| {
+            env.iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| value.to_string())
+        };
+        let error = TelemetryClient::builder("corrupt-ca")
+            .with_env_from(lookup)
+            .map_err(telemetry::BuildError::from)
+            .and_then(|builder| builder.build())
+            .expect_err("a corrupt certificate is refused");
+        let message = error.to_string();
+        assert!(
+            message.contains("OTEL_EXPORTER_OTLP_CERTIFICATE") && message.contains("corrupt"),
+            "{protocol}: {message}"
+        );
+        // Set from code, the certificate is checked by build() the same way.
+        let mut otlp = OtlpConfig::grpc("https://127.0.0.1:4317");
+        otlp.ca_certificate = Some(corrupt.clone().into());
+        let error = TelemetryClient::builder("corrupt-ca")
+            .otlp(otlp)
+            .build()
+            .expect_err("a corrupt certificate is refused");
+        assert!(
+            error.to_string().contains("OTEL_EXPORTER_OTLP_CERTIFICATE"),
+            "{error}"
+        );
+    }
+}
+
+/// A certificate body that decodes but is no certificate fails only when the HTTP exporter
+/// is built, after the SDK's runtime has started: inside a tokio runtime, `build()` returns
+/// the exporter's error and nothing panics, whatever the signal. (tonic skips a root it
+/// cannot parse, so over gRPC the build succeeds and the TLS handshake fails instead.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn an_exporter_build_error_inside_tokio_is_an_error_not_a_panic() {
+    // DER of a SEQUENCE holding INTEGER 0: well-formed, not a certificate.
+    let not_a_certificate = certificate_file("not-a-certificate.pem", "MAMCAQA=");
+    let http = |signal: &str| OtlpConfig {
+        ca_certificate: Some(not_a_certificate.clone()),
+        ..OtlpConfig::http(format!("https://127.0.0.1:4318/v1/{signal}"))
+    };
+    for (signal, builder) in [
+        (
+            "metrics",
+            TelemetryClient::builder("bad-ca").otlp(http("metrics")),
+        ),
+        (
+            "traces",
+            TelemetryClient::builder("bad-ca").traces(http("traces")),
+        ),
+        (
+            "logs",
+            TelemetryClient::builder("bad-ca").logs(http("logs")),
+        ),
+    ] {
+        let error = builder.build().expect_err(signal);
+        assert!(
+            matches!(error, telemetry::BuildError::Exporter { .. })
+                && error.to_string().contains("OTEL_EXPORTER_OTLP_CERTIFICATE"),
+            "{signal}: {error}"
+        );
+    }
+}

@@ -567,8 +567,8 @@ fn the_disabled_client_traces_nothing() {
 }
 
 /// `parentbased_traceidratio`: the head sampler decides at the root. An unsampled trace
-/// exports nothing and has no traceparent; a sampled one is whole; a remote parent's flag
-/// wins over the ratio.
+/// exports nothing and propagates flags `00`; a sampled one is whole; a remote parent's
+/// flag wins over the ratio.
 #[test]
 fn head_sampling_keeps_traces_whole_and_follows_remote_parents() {
     let receiver = grpc_receiver();
@@ -590,7 +590,8 @@ fn head_sampling_keeps_traces_whole_and_follows_remote_parents() {
     let unsampled_parent = "00-1af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00";
     tracing::subscriber::with_default(subscriber, || {
         let root = tracing::info_span!("local.root");
-        assert_eq!(TraceContext::of(&root).traceparent(), None);
+        let traceparent = TraceContext::of(&root).traceparent().expect("propagated");
+        assert!(traceparent.ends_with("-00"), "{traceparent}");
         let _root = root.entered();
         let _child = tracing::info_span!("local.child").entered();
         drop(_child);
@@ -601,8 +602,19 @@ fn head_sampling_keeps_traces_whole_and_follows_remote_parents() {
         ] {
             let span = tracing::info_span!(parent: None, "continuation", otel.name = name);
             let parent = TraceContext::from_traceparent(parent).expect("valid");
-            let took = parent.set_as_parent_of(&span);
-            assert_eq!(took, name == "remote.sampled", "{name}");
+            assert!(parent.set_as_parent_of(&span), "{name}");
+            // The remote decision carries on: same trace, this span's id, same flag.
+            let continued = TraceContext::of(&span).traceparent().expect("propagated");
+            assert_eq!(
+                continued[..36],
+                parent.traceparent().unwrap()[..36],
+                "{name}"
+            );
+            assert_eq!(
+                continued[52..],
+                parent.traceparent().unwrap()[52..],
+                "{name}"
+            );
             let _entered = span.entered();
             let _child = tracing::info_span!("continuation.child").entered();
         }
@@ -655,4 +667,299 @@ fn head_sampling_keeps_traces_whole_and_follows_remote_parents() {
         .iter()
         .filter(|s| s.name != "trace.root")
         .all(|s| ids.contains(&s.parent_span_id)));
+}
+
+/// Whether `tracing-opentelemetry` has data for `span` (its own context is valid). The
+/// head sampler's saving is that an unsampled trace's descendants have none.
+fn has_otel_data(span: &tracing::Span) -> bool {
+    use opentelemetry::trace::TraceContextExt;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    span.context().span().span_context().is_valid()
+}
+
+/// The parts of a `traceparent`: version, trace id, parent span id, flags.
+fn parts(traceparent: &str) -> Vec<String> {
+    traceparent.split('-').map(str::to_owned).collect()
+}
+
+/// An unsampled trace propagates its decision (issue 19): its root and its descendants
+/// give `00-<trace>-<span>-00`, with the trace's id and each span's own id, and the next
+/// service's span under it is not sampled either. A sampled trace gives flags `01`.
+#[test]
+fn an_unsampled_trace_propagates_flags_00_with_its_ids() {
+    let receiver = grpc_receiver();
+    let otlp = OtlpConfig::grpc(format!("http://{}", receiver.addr));
+    let client = TelemetryClient::builder("unsampled")
+        .traces(otlp)
+        .tracing(TracingConfig {
+            sampler: Sampler::ParentBasedTraceIdRatio(0.0),
+            ..fast()
+        })
+        .build()
+        .expect("client");
+    let subscriber = tracing_subscriber::registry().with(client.tracing_layer());
+    tracing::subscriber::with_default(subscriber, || {
+        let root = tracing::info_span!("unsampled.root");
+        let of_root = parts(&TraceContext::of(&root).traceparent().expect("propagated"));
+        assert_eq!(of_root.len(), 4, "{of_root:?}");
+        assert_eq!((of_root[0].as_str(), of_root[3].as_str()), ("00", "00"));
+        assert_eq!(of_root[1].len(), 32);
+        assert_ne!(of_root[1], "0".repeat(32));
+        assert_ne!(of_root[2], "0".repeat(16));
+        assert_eq!(
+            TraceContext::of(&root).traceparent().map(|t| parts(&t)),
+            Some(of_root.clone()),
+            "stable"
+        );
+        let _root = root.entered();
+        let child = tracing::info_span!("unsampled.child");
+        let of_child = parts(&TraceContext::of(&child).traceparent().expect("propagated"));
+        assert_eq!(of_child[1], of_root[1], "one trace");
+        assert_ne!(of_child[2], of_root[2], "the child's own span id");
+        assert_eq!(of_child[3], "00");
+        assert!(
+            !has_otel_data(&child),
+            "the child never reached tracing-opentelemetry"
+        );
+        let context = TraceContext::of(&child);
+        assert_eq!(
+            context.trace_id(),
+            None,
+            "nothing to search for in the store"
+        );
+        let mut headers = http::HeaderMap::new();
+        context.inject_http(&mut headers);
+        assert_eq!(headers["traceparent"], of_child.join("-"));
+        // The next service continues the trace, unsampled.
+        let next = tracing::info_span!(parent: None, "next.service");
+        let received = TraceContext::from_http(&headers).expect("valid");
+        assert!(received.set_as_parent_of(&next));
+        let of_next = parts(&TraceContext::of(&next).traceparent().expect("propagated"));
+        assert_eq!(
+            (of_next[1].as_str(), of_next[3].as_str()),
+            (of_root[1].as_str(), "00")
+        );
+        let _next = next.entered();
+        let _inner = tracing::info_span!("next.inner").entered();
+    });
+    // A sampled remote parent: the same calls give flags 01, and the spans arrive.
+    let sampled = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let subscriber = tracing_subscriber::registry().with(client.tracing_layer());
+    tracing::subscriber::with_default(subscriber, || {
+        let span = tracing::info_span!(parent: None, "sampled.continuation");
+        assert!(TraceContext::from_traceparent(sampled)
+            .expect("valid")
+            .set_as_parent_of(&span));
+        let of = parts(&TraceContext::of(&span).traceparent().expect("propagated"));
+        assert_eq!(of[1], "0af7651916cd43dd8448eb211c80319c");
+        assert_eq!(of[3], "01");
+    });
+    client.force_flush().expect("flush");
+    assert!(wait_until(&receiver, |r| !r.all_spans().is_empty()));
+    client.shutdown().expect("shutdown");
+    assert_eq!(names(&receiver.all_spans()), ["sampled.continuation"]);
+}
+
+/// A remote parent set through the standard `OpenTelemetrySpanExt::set_parent` reaches the
+/// head decision (issue 19): at ratio 0, a sampled parent's continuation and its child are
+/// exported in the parent's trace; an unsampled parent's are not, and propagate flags 00
+/// with the parent's trace id.
+#[test]
+fn the_standard_set_parent_reaches_the_head_decision() {
+    use opentelemetry::propagation::TextMapPropagator;
+    use opentelemetry::trace::TraceContextExt;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    let receiver = grpc_receiver();
+    let otlp = OtlpConfig::grpc(format!("http://{}", receiver.addr));
+    let client = TelemetryClient::builder("set-parent")
+        .traces(otlp)
+        .tracing(TracingConfig {
+            sampler: Sampler::ParentBasedTraceIdRatio(0.0),
+            ..fast()
+        })
+        .build()
+        .expect("client");
+    let extract = |traceparent: &str| {
+        let carrier =
+            std::collections::HashMap::from([("traceparent".to_owned(), traceparent.to_owned())]);
+        opentelemetry_sdk::propagation::TraceContextPropagator::new().extract(&carrier)
+    };
+    let sampled = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let unsampled = "00-1af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00";
+    let subscriber = tracing_subscriber::registry().with(client.tracing_layer());
+    tracing::subscriber::with_default(subscriber, || {
+        for (name, parent) in [("from.sampled", sampled), ("from.unsampled", unsampled)] {
+            let span = tracing::info_span!(parent: None, "server", otel.name = name);
+            let remote = extract(parent);
+            assert!(remote.span().span_context().is_valid());
+            span.set_parent(remote).expect("before entry");
+            let of = parts(&TraceContext::of(&span).traceparent().expect("propagated"));
+            assert_eq!(of[1], parts(parent)[1], "{name}: the remote trace");
+            assert_eq!(of[3], parts(parent)[3], "{name}: the remote flag");
+            let _entered = span.entered();
+            let _child =
+                tracing::info_span!("handler", otel.name = format!("{name}.child")).entered();
+        }
+    });
+    client.force_flush().expect("flush");
+    assert!(wait_until(&receiver, |r| r.all_spans().len() >= 2));
+    client.shutdown().expect("shutdown");
+    let spans = receiver.all_spans();
+    let mut got = names(&spans);
+    got.sort();
+    assert_eq!(got, ["from.sampled", "from.sampled.child"]);
+    let server = span(&spans, "from.sampled");
+    assert_eq!(hex_id(&server.trace_id), "0af7651916cd43dd8448eb211c80319c");
+    assert_eq!(hex_id(&server.parent_span_id), "b7ad6b7169203331");
+    assert_eq!(
+        span(&spans, "from.sampled.child").parent_span_id,
+        server.span_id
+    );
+}
+
+/// `install_global()` hands `opentelemetry::global` the configured sampler (issue 19), not
+/// `ParentBased(AlwaysOn)`: under `parentbased_always_off`, a library's root span through
+/// the global tracer is not sampled, and one under a sampled remote parent is exported.
+#[test]
+fn install_global_samples_with_the_configured_sampler() {
+    use opentelemetry::propagation::TextMapPropagator;
+    use opentelemetry::trace::{Span as _, Tracer as _};
+    let receiver = grpc_receiver();
+    let otlp = OtlpConfig::grpc(format!("http://{}", receiver.addr));
+    let client = TelemetryClient::builder("global")
+        .traces(otlp)
+        .tracing(TracingConfig {
+            sampler: Sampler::ParentBasedAlwaysOff,
+            ..fast()
+        })
+        .build()
+        .expect("client");
+    client.install_global();
+    let tracer = opentelemetry::global::tracer("a-library");
+    let mut root = tracer.start("library.root");
+    assert!(!root.span_context().is_sampled(), "no root is sampled");
+    root.end();
+    let carrier = std::collections::HashMap::from([(
+        "traceparent".to_owned(),
+        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".to_owned(),
+    )]);
+    let remote = opentelemetry_sdk::propagation::TraceContextPropagator::new().extract(&carrier);
+    let mut continued = tracer.start_with_context("library.continued", &remote);
+    assert!(
+        continued.span_context().is_sampled(),
+        "the parent's decision"
+    );
+    continued.end();
+    client.force_flush().expect("flush");
+    assert!(wait_until(&receiver, |r| !r.all_spans().is_empty()));
+    client.shutdown().expect("shutdown");
+    assert_eq!(names(&receiver.all_spans()), ["library.continued"]);
+}
+
+/// Each signal has its own shutdown deadline (issue 19): a black-holed traces endpoint (it
+/// accepts connections and never answers) costs the metrics nothing. Their final export
+/// reaches a healthy receiver, with the span that could not be delivered counted, and
+/// shutdown still ends within its timeout, reporting it.
+#[test]
+fn a_stalled_traces_endpoint_does_not_cost_the_final_metrics_export() {
+    let black_hole = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let receiver = grpc_receiver();
+    let stalled = OtlpConfig {
+        timeout: Duration::from_secs(60),
+        ..OtlpConfig::grpc(format!("http://{}", black_hole.local_addr().unwrap()))
+    };
+    let spans = BatchConfig {
+        schedule_delay: Duration::from_secs(60),
+        export_timeout: Duration::from_secs(60),
+        ..BatchConfig::spans()
+    };
+    // The metrics have at least half of it: 4 s for one export to a local receiver.
+    let timeout = Duration::from_secs(8);
+    let client = TelemetryClient::builder("stalled-traces")
+        .otlp(OtlpConfig::grpc(format!("http://{}", receiver.addr)))
+        .traces(stalled)
+        .export_interval(Duration::from_secs(60))
+        .shutdown_timeout(timeout)
+        .tracing(TracingConfig {
+            spans,
+            ..TracingConfig::default()
+        })
+        .build()
+        .expect("client");
+    let subscriber = tracing_subscriber::registry().with(client.tracing_layer());
+    tracing::subscriber::with_default(subscriber, || {
+        let _span = tracing::info_span!("undeliverable").entered();
+    });
+    assert_eq!(
+        receiver.received.count(),
+        0,
+        "no metrics export before shutdown"
+    );
+    let started = std::time::Instant::now();
+    let result = client.shutdown();
+    let took = started.elapsed();
+    assert_eq!(
+        result,
+        Err(telemetry::ShutdownError::Timeout(timeout)),
+        "the traces could not finish"
+    );
+    assert!(took < timeout + Duration::from_secs(10), "took {took:?}");
+    let last = receiver
+        .received
+        .last_request()
+        .expect("the metrics' final export arrived");
+    assert_eq!(
+        otlp_test_receiver::point_value(&last, "otel.sdk.span.started", &[]),
+        Some(1.0)
+    );
+    drop(black_hole);
+}
+
+/// The client's layer inside a `Vec` of layers, which does not pass on
+/// `on_register_dispatch`: the head sampler finds its dispatcher as the thread's default,
+/// and the outcome is the same (unsampled traces propagate flags 00 and export nothing;
+/// a sampled remote parent's continuation arrives whole).
+#[test]
+fn head_sampling_decides_the_same_inside_a_vec_of_layers() {
+    let receiver = grpc_receiver();
+    let otlp = OtlpConfig::grpc(format!("http://{}", receiver.addr));
+    let client = TelemetryClient::builder("in-a-vec")
+        .traces(otlp)
+        .tracing(TracingConfig {
+            sampler: Sampler::ParentBasedTraceIdRatio(0.0),
+            ..fast()
+        })
+        .build()
+        .expect("client");
+    let subscriber = tracing_subscriber::registry().with(vec![client.tracing_layer()]);
+    tracing::subscriber::with_default(subscriber, || {
+        let root = tracing::info_span!("vec.root").entered();
+        let child = tracing::info_span!("vec.child");
+        let of_root = parts(&TraceContext::of(&root).traceparent().expect("propagated"));
+        let of_child = parts(&TraceContext::of(&child).traceparent().expect("propagated"));
+        assert_eq!(
+            (of_child[1].as_str(), of_child[3].as_str()),
+            (of_root[1].as_str(), "00")
+        );
+        assert!(
+            !has_otel_data(&child),
+            "the child never reached tracing-opentelemetry"
+        );
+        drop(child);
+        drop(root);
+        let span = tracing::info_span!(parent: None, "vec.continuation");
+        let sampled = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        assert!(TraceContext::from_traceparent(sampled)
+            .expect("valid")
+            .set_as_parent_of(&span));
+        let _span = span.entered();
+        let _child = tracing::info_span!("vec.continuation.child").entered();
+    });
+    client.force_flush().expect("flush");
+    assert!(wait_until(&receiver, |r| r.all_spans().len() >= 2));
+    client.shutdown().expect("shutdown");
+    let spans = receiver.all_spans();
+    let mut got = names(&spans);
+    got.sort();
+    assert_eq!(got, ["vec.continuation", "vec.continuation.child"]);
 }

@@ -42,3 +42,39 @@ fn a_sync_step_continues_the_senders_trace_and_logs_inside_it() {
     assert_eq!(log_body(&logs[0]), "block rejected");
     assert_eq!(logs[0].span_id, step.span_id);
 }
+
+/// A node that samples no root of its own (`parentbased_always_off`): its unsampled root
+/// still propagates the decision, as `00-<trace>-<span>-00`, so the next node does not
+/// sample the trace again (issue 19).
+#[test]
+fn an_unsampled_root_gives_a_traceparent_with_flags_00() {
+    let receiver = grpc_receiver();
+    let client = TelemetryClient::builder("third-party-node")
+        .traces(OtlpConfig::grpc(format!("http://{}", receiver.addr)))
+        .tracing(telemetry::TracingConfig {
+            sampler: telemetry::Sampler::ParentBasedAlwaysOff,
+            ..Default::default()
+        })
+        .build()
+        .unwrap();
+    let subscriber = tracing_subscriber::registry().with(client.tracing_layer());
+    let traceparent = tracing::subscriber::with_default(subscriber, || {
+        let root = tracing::info_span!("sync.produce");
+        telemetry::TraceContext::of(&root).traceparent()
+    })
+    .expect("an unsampled root propagates its decision");
+    let parts: Vec<&str> = traceparent.split('-').collect();
+    assert_eq!(parts.len(), 4, "{traceparent}");
+    assert_eq!(parts[0], "00");
+    assert!(
+        parts[1].len() == 32 && parts[1] != "0".repeat(32),
+        "{traceparent}"
+    );
+    assert!(
+        parts[2].len() == 16 && parts[2] != "0".repeat(16),
+        "{traceparent}"
+    );
+    assert_eq!(parts[3], "00", "not sampled: {traceparent}");
+    client.shutdown().unwrap();
+    assert!(receiver.all_spans().is_empty());
+}
