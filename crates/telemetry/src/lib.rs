@@ -90,6 +90,8 @@ pub use attributes::{
     attribute_enum, unbounded_attribute, Attribute, AttributeInfo, AttributeSet, AttributeValues,
     Unbounded, UnboundedKey, MAX_ATTRIBUTE_VALUE_LEN,
 };
+#[doc(hidden)]
+pub use bridge::admits as bridge_admits;
 pub use bridge::CONTENT_TYPE as PROMETHEUS_CONTENT_TYPE;
 pub use catalog::{catalog, Catalog, CatalogError, Conflict};
 pub use client::{TelemetryBuilder, TelemetryClient};
