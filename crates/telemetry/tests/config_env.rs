@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use opentelemetry_sdk::metrics::Temporality;
 use telemetry::{
-    BatchConfig, BridgeAuth, Compression, ConfigError, Protocol, Sampler, TelemetryConfig,
+    BatchConfig, BridgeAuth, Compression, ConfigError, PrometheusConfig, Protocol, Sampler,
+    TelemetryClient, TelemetryConfig,
 };
 
 /// Environment variables as (name, value) pairs.
@@ -181,13 +182,6 @@ fn valid_values() {
                 c.prometheus.as_ref().unwrap().auth
                     == Some(BridgeAuth::Bearer("from-a-file".into()))
             },
-        ),
-        (
-            &[
-                ("TELEMETRY_PROMETHEUS_ADDR", "127.0.0.1:1"),
-                ("TELEMETRY_PROMETHEUS_BEARER_TOKEN_FILE", EMPTY_FILE),
-            ],
-            |c| c.prometheus.as_ref().unwrap().auth.is_none(),
         ),
         // Empty values count as unset, as the specification says.
         (
@@ -406,8 +400,40 @@ fn invalid_values_name_the_variable_and_value() {
         ),
         (
             &[("TELEMETRY_PROMETHEUS_BEARER_TOKEN", "t")],
-            "TELEMETRY_PROMETHEUS_ADDR",
-            "",
+            "TELEMETRY_PROMETHEUS_BEARER_TOKEN",
+            "<redacted>",
+        ),
+        (
+            &[("TELEMETRY_PROMETHEUS_BEARER_TOKEN_FILE", TOKEN_FILE)],
+            "TELEMETRY_PROMETHEUS_BEARER_TOKEN_FILE",
+            "<redacted>",
+        ),
+        // An empty token file fails closed: it does not serve /metrics to anyone.
+        (
+            &[
+                ("TELEMETRY_PROMETHEUS_ADDR", "127.0.0.1:1"),
+                ("TELEMETRY_PROMETHEUS_BEARER_TOKEN_FILE", EMPTY_FILE),
+            ],
+            "TELEMETRY_PROMETHEUS_BEARER_TOKEN_FILE",
+            EMPTY_FILE,
+        ),
+        (
+            &[
+                ("TELEMETRY_PROMETHEUS_ADDR", "127.0.0.1:1"),
+                ("TELEMETRY_PROMETHEUS_BEARER_TOKEN_FILE", EMPTY_FILE),
+                ("TELEMETRY_PROMETHEUS_BEARER_TOKEN", "t"),
+            ],
+            "TELEMETRY_PROMETHEUS_BEARER_TOKEN",
+            "<redacted>",
+        ),
+        (
+            &[
+                ("TELEMETRY_PROMETHEUS_ADDR", "127.0.0.1:1"),
+                ("TELEMETRY_PROMETHEUS_BEARER_TOKEN", "t"),
+                ("TELEMETRY_PROMETHEUS_BASIC_AUTH", "u:p"),
+            ],
+            "TELEMETRY_PROMETHEUS_BASIC_AUTH",
+            "<redacted>",
         ),
         (
             &[
@@ -589,4 +615,98 @@ fn secrets_never_appear_in_errors() {
     .unwrap_err()
     .to_string();
     assert!(!error.contains("topsecret"), "{error}");
+}
+
+#[test]
+fn an_empty_token_file_is_refused_naming_the_variable() {
+    let message = apply(&[
+        ("TELEMETRY_PROMETHEUS_ADDR", "127.0.0.1:1"),
+        ("TELEMETRY_PROMETHEUS_BEARER_TOKEN_FILE", EMPTY_FILE),
+    ])
+    .unwrap_err()
+    .to_string();
+    assert_eq!(
+        message,
+        format!(
+            "invalid TELEMETRY_PROMETHEUS_BEARER_TOKEN_FILE={EMPTY_FILE:?}: the file is empty: \
+             write the secret into it, or unset TELEMETRY_PROMETHEUS_BEARER_TOKEN_FILE"
+        )
+    );
+}
+
+/// The bridge's address from code (a `--metrics-addr` flag), its token from the
+/// environment: before or after `with_env`, the token applies; with no bridge at all,
+/// `build` refuses it.
+#[test]
+fn env_credentials_apply_to_a_bridge_set_from_code() {
+    let vars = |name: &str| {
+        (name == "TELEMETRY_PROMETHEUS_BEARER_TOKEN_FILE").then(|| TOKEN_FILE.to_owned())
+    };
+    let addr = "127.0.0.1:0".parse().unwrap();
+    let expected = Some(BridgeAuth::Bearer("from-a-file".into()));
+    let after = TelemetryClient::builder("code")
+        .with_env_from(vars)
+        .unwrap()
+        .prometheus(addr);
+    assert_eq!(after.config().prometheus.as_ref().unwrap().auth, expected);
+    let before = TelemetryClient::builder("code")
+        .prometheus_config(PrometheusConfig {
+            auth: Some(BridgeAuth::Bearer("from-code".into())),
+            ..PrometheusConfig::new(addr)
+        })
+        .with_env_from(vars)
+        .unwrap();
+    assert_eq!(before.config().prometheus.as_ref().unwrap().auth, expected);
+
+    let error = TelemetryClient::builder("code")
+        .with_env_from(vars)
+        .unwrap()
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        error,
+        "invalid TELEMETRY_PROMETHEUS_BEARER_TOKEN_FILE=\"<redacted>\": bridge credentials are \
+         set but the bridge is not: set TELEMETRY_PROMETHEUS_ADDR or serve the bridge from code"
+    );
+}
+
+#[test]
+fn bridge_limits_set_from_code_are_checked() {
+    let addr = "127.0.0.1:0".parse().unwrap();
+    let cases = [
+        (
+            PrometheusConfig {
+                header_read_timeout: Duration::ZERO,
+                ..PrometheusConfig::new(addr)
+            },
+            "invalid prometheus.header_read_timeout=\"0\": must be positive: a zero timeout \
+             disconnects every client",
+        ),
+        (
+            PrometheusConfig {
+                max_connections: usize::MAX,
+                ..PrometheusConfig::new(addr)
+            },
+            "invalid prometheus.max_connections=\"18446744073709551615\": must be between 1 and 10000",
+        ),
+        (
+            PrometheusConfig {
+                max_connections: 0,
+                ..PrometheusConfig::new(addr)
+            },
+            "invalid prometheus.max_connections=\"0\": must be between 1 and 10000",
+        ),
+    ];
+    for (prometheus, expected) in cases {
+        let mut config = TelemetryConfig::new("code");
+        config.prometheus = Some(prometheus);
+        assert_eq!(config.validate().unwrap_err().to_string(), expected);
+    }
+    let mut config = TelemetryConfig::new("code");
+    config.prometheus = Some(PrometheusConfig {
+        max_connections: 10_000,
+        ..PrometheusConfig::new(addr)
+    });
+    config.validate().unwrap();
 }
