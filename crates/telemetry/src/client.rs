@@ -10,7 +10,9 @@ use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Stream};
 
 use crate::bridge::{self, BridgeHandle};
-use crate::config::{ConfigError, EnvBridgeAuth, OtlpConfig, PrometheusConfig, TelemetryConfig};
+use crate::config::{
+    redact_endpoint, ConfigError, EnvBridgeAuth, OtlpConfig, PrometheusConfig, TelemetryConfig,
+};
 use crate::definition::MetricInfo;
 use crate::errors::{BuildError, FlushError, ShutdownError};
 use crate::health::{ExportStatus, Freshness, FreshnessRegistry, Health};
@@ -537,7 +539,7 @@ impl TelemetryBuilder {
                     .build(),
             );
             tracing::info!(
-                endpoint = %otlp.endpoint,
+                endpoint = %redact_endpoint(&otlp.endpoint),
                 protocol = ?otlp.protocol,
                 interval = ?config.export_interval,
                 "OTLP push configured; the collector's reachability shows at the first export"
@@ -553,7 +555,7 @@ impl TelemetryBuilder {
         let tracing = TracingPipeline::build(&config, &resource, runtime.handle(), &own_meter)?;
         for (signal, otlp) in [("traces", &config.traces), ("logs", &config.logs)] {
             if let Some(otlp) = otlp {
-                tracing::info!(signal, endpoint = %otlp.endpoint, protocol = ?otlp.protocol, "OTLP push configured");
+                tracing::info!(signal, endpoint = %redact_endpoint(&otlp.endpoint), protocol = ?otlp.protocol, "OTLP push configured");
             }
         }
         let _ = health_cell.set(health.clone());

@@ -55,8 +55,9 @@ pub enum Compression {
     Gzip,
 }
 
-/// Where and how to push OTLP.
-#[derive(Debug, Clone, PartialEq)]
+/// Where and how to push OTLP. Its `Debug` hides the header values and the endpoint's
+/// userinfo and query string.
+#[derive(Clone, PartialEq)]
 pub struct OtlpConfig {
     /// The full endpoint URL (`http://collector:4317`, `https://host/v1/metrics`).
     pub endpoint: String,
@@ -97,6 +98,55 @@ impl OtlpConfig {
     }
 }
 
+impl std::fmt::Debug for OtlpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<String> = self
+            .headers
+            .iter()
+            .map(|(name, _)| format!("{name}: {REDACTED}"))
+            .collect();
+        f.debug_struct("OtlpConfig")
+            .field("endpoint", &redact_endpoint(&self.endpoint))
+            .field("protocol", &self.protocol)
+            .field("headers", &headers)
+            .field("timeout", &self.timeout)
+            .field("compression", &self.compression)
+            .field("temporality", &self.temporality)
+            .field("ca_certificate", &self.ca_certificate)
+            .finish()
+    }
+}
+
+/// What a secret is shown as.
+const REDACTED: &str = "<redacted>";
+
+/// `endpoint` as a log line, an error or `Debug` may show it: any `user:password@` and query
+/// string replaced by `<redacted>`. A value that is not a URL is shown only when it cannot
+/// hold either.
+pub(crate) fn redact_endpoint(endpoint: &str) -> String {
+    let Ok(uri) = endpoint.parse::<http::Uri>() else {
+        return if endpoint.contains(['@', '?']) {
+            format!("{REDACTED} (not a URL)")
+        } else {
+            endpoint.to_owned()
+        };
+    };
+    let mut shown = endpoint.to_owned();
+    if let Some(authority) = uri.authority() {
+        if let Some((_, host)) = authority.as_str().rsplit_once('@') {
+            shown = shown.replacen(authority.as_str(), &format!("{REDACTED}@{host}"), 1);
+        }
+    }
+    if uri.query().is_some() {
+        if let Some(at) = shown.find('?') {
+            shown.truncate(at);
+            shown.push('?');
+            shown.push_str(REDACTED);
+        }
+    }
+    shown
+}
+
 /// Credentials the Prometheus bridge requires.
 #[derive(Clone, PartialEq, Eq)]
 pub enum BridgeAuth {
@@ -114,8 +164,8 @@ pub enum BridgeAuth {
 impl std::fmt::Debug for BridgeAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Bearer(_) => f.write_str("Bearer(<redacted>)"),
-            Self::Basic { user, .. } => write!(f, "Basic({user}:<redacted>)"),
+            Self::Bearer(_) => write!(f, "Bearer({REDACTED})"),
+            Self::Basic { user, .. } => write!(f, "Basic({user}:{REDACTED})"),
         }
     }
 }
@@ -393,7 +443,7 @@ impl EnvBridgeAuth {
     pub(crate) fn without_bridge(&self) -> ConfigError {
         ConfigError::invalid(
             self.variable,
-            "<redacted>",
+            REDACTED,
             "bridge credentials are set but the bridge is not: set TELEMETRY_PROMETHEUS_ADDR \
              or serve the bridge from code",
         )
@@ -418,7 +468,7 @@ fn bridge_auth_env(
         [first, second, ..] => {
             return Err(ConfigError::invalid(
                 second,
-                "<redacted>",
+                REDACTED,
                 format!("set either {first} or {second}, not both"),
             ))
         }
@@ -644,8 +694,9 @@ fn parse_addr(variable: &str, value: &str) -> Result<SocketAddr, ConfigError> {
 }
 
 /// Checks an OTLP endpoint: an absolute `http` or `https` URL with a host.
-pub(crate) fn validate_endpoint(variable: &str, value: &str) -> Result<(), ConfigError> {
-    let uri: http::Uri = value
+pub(crate) fn validate_endpoint(variable: &str, endpoint: &str) -> Result<(), ConfigError> {
+    let value = &redact_endpoint(endpoint);
+    let uri: http::Uri = endpoint
         .parse()
         .map_err(|e| ConfigError::invalid(variable, value, format!("not a URL ({e})")))?;
     match uri.scheme_str() {
@@ -677,7 +728,7 @@ fn validate_header(variable: &str, key: &str, value: &str) -> Result<(), ConfigE
     http::HeaderValue::from_str(value).map_err(|_| {
         ConfigError::invalid(
             variable,
-            &format!("{key}=<redacted>"),
+            &format!("{key}={REDACTED}"),
             "not a valid header value",
         )
     })?;
@@ -761,7 +812,7 @@ fn parse_bearer(variable: &str, token: &str) -> Result<BridgeAuth, ConfigError> 
     if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(ConfigError::invalid(
             variable,
-            "<redacted>",
+            REDACTED,
             "a bearer token may not contain spaces",
         ));
     }
@@ -778,7 +829,7 @@ fn parse_basic(variable: &str, pair: &str) -> Result<BridgeAuth, ConfigError> {
         }
         _ => Err(ConfigError::invalid(
             variable,
-            "<redacted>",
+            REDACTED,
             "expected user:password with both parts non-empty",
         )),
     }

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use opentelemetry_sdk::metrics::Temporality;
 use telemetry::{
-    BatchConfig, BridgeAuth, Compression, ConfigError, PrometheusConfig, Protocol, Sampler,
-    TelemetryClient, TelemetryConfig,
+    BatchConfig, BridgeAuth, Compression, ConfigError, OtlpConfig, PrometheusConfig, Protocol,
+    Sampler, TelemetryClient, TelemetryConfig,
 };
 
 /// Environment variables as (name, value) pairs.
@@ -709,4 +709,119 @@ fn bridge_limits_set_from_code_are_checked() {
         ..PrometheusConfig::new(addr)
     });
     config.validate().unwrap();
+}
+
+const SECRET_ENDPOINT: &str = "https://user:hunter2@collector.example:4318/v1/metrics?api_key=k3y";
+const SHOWN_ENDPOINT: &str = "https://<redacted>@collector.example:4318/v1/metrics?<redacted>";
+
+#[test]
+fn otlp_config_debug_hides_header_values_userinfo_and_query() {
+    let mut otlp = OtlpConfig::http(SECRET_ENDPOINT);
+    otlp.headers = vec![
+        ("authorization".into(), "Bearer t0psecret".into()),
+        ("x-tenant".into(), "acme-private".into()),
+    ];
+    let mut config = TelemetryConfig::new("code");
+    config.otlp = Some(otlp.clone());
+    for shown in [format!("{otlp:?}"), format!("{config:#?}")] {
+        for secret in ["t0psecret", "acme-private", "hunter2", "k3y"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains(SHOWN_ENDPOINT), "{shown}");
+        assert!(shown.contains("authorization: <redacted>"), "{shown}");
+        assert!(shown.contains("x-tenant: <redacted>"), "{shown}");
+    }
+}
+
+#[test]
+fn an_invalid_endpoint_is_named_with_its_secrets_redacted() {
+    let cases = [
+        (
+            "ftp://user:hunter2@c:21/?api_key=k3y",
+            "ftp://<redacted>@c:21/?<redacted>",
+        ),
+        (
+            "http://user:hunter2@/?api_key=k3y",
+            "<redacted> (not a URL)",
+        ),
+        ("not a url?api_key=k3y", "<redacted> (not a URL)"),
+        ("not a url", "not a url"),
+    ];
+    for (endpoint, shown) in cases {
+        match apply(&[("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)]) {
+            Err(ConfigError::Invalid {
+                variable, value, ..
+            }) => assert_eq!(
+                (&variable[..], &value[..]),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", shown)
+            ),
+            other => panic!("{endpoint} gave {other:?}"),
+        }
+    }
+}
+
+/// A `Write` into a shared buffer: what a log subscriber printed.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn endpoints_are_logged_redacted() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let endpoint = "http://user:hunter2@127.0.0.1:1/v1/metrics?api_key=k3y";
+    let client = tracing::subscriber::with_default(subscriber, || {
+        TelemetryClient::builder("code")
+            .otlp(OtlpConfig::http(endpoint))
+            .traces(OtlpConfig::http(endpoint))
+            .shutdown_timeout(Duration::from_millis(200))
+            .build()
+            .unwrap()
+    });
+    let _ = client.shutdown();
+    let logged = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        !logged.contains("hunter2") && !logged.contains("k3y"),
+        "{logged}"
+    );
+    assert_eq!(
+        logged
+            .matches("http://<redacted>@127.0.0.1:1/v1/metrics?<redacted>")
+            .count(),
+        2,
+        "{logged}"
+    );
+}
+
+#[test]
+fn an_exporter_build_error_shows_the_endpoint_redacted() {
+    let error = telemetry::BuildError::Exporter {
+        endpoint: SECRET_ENDPOINT.into(),
+        reason: format!("invalid URI {SECRET_ENDPOINT}"),
+    };
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "cannot build the OTLP exporter for {SHOWN_ENDPOINT}: invalid URI {SHOWN_ENDPOINT}"
+        )
+    );
+    let debug = format!("{error:?}");
+    assert!(
+        !debug.contains("hunter2") && !debug.contains("k3y"),
+        "{debug}"
+    );
+    assert!(debug.contains(SHOWN_ENDPOINT), "{debug}");
 }
