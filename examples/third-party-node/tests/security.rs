@@ -5,7 +5,7 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use telemetry::{OtlpConfig, TelemetryClient};
 
@@ -17,7 +17,7 @@ fn secret_file(name: &str, contents: &str) -> PathBuf {
 }
 
 /// The environment holding only `TELEMETRY_PROMETHEUS_BEARER_TOKEN_FILE=path`.
-fn token_file_env(path: &PathBuf) -> impl Fn(&str) -> Option<String> + '_ {
+fn token_file_env(path: &Path) -> impl Fn(&str) -> Option<String> + '_ {
     move |name| {
         (name == "TELEMETRY_PROMETHEUS_BEARER_TOKEN_FILE").then(|| path.display().to_string())
     }
