@@ -432,7 +432,7 @@ impl TelemetryConfig {
 }
 
 /// Bridge credentials read from the environment, with the variable that gave them.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub(crate) struct EnvBridgeAuth {
     pub(crate) auth: BridgeAuth,
     pub(crate) variable: &'static str,
