@@ -825,3 +825,28 @@ fn an_exporter_build_error_shows_the_endpoint_redacted() {
     );
     assert!(debug.contains(SHOWN_ENDPOINT), "{debug}");
 }
+
+#[test]
+fn bridge_credentials_never_show_in_debug() {
+    let addr = "127.0.0.1:0".parse().unwrap();
+    let basic = PrometheusConfig {
+        auth: Some(BridgeAuth::Basic {
+            user: "prom".into(),
+            password: "pa55word".into(),
+        }),
+        ..PrometheusConfig::new(addr)
+    };
+    let bearer = TelemetryClient::builder("code")
+        .with_env_from(|name| {
+            (name == "TELEMETRY_PROMETHEUS_BEARER_TOKEN").then(|| "t0ken-value".to_owned())
+        })
+        .unwrap()
+        .prometheus(addr);
+    let shown = format!("{basic:?} {bearer:?}");
+    assert!(
+        !shown.contains("pa55word") && !shown.contains("t0ken-value"),
+        "{shown}"
+    );
+    assert!(shown.contains("Basic(prom:<redacted>)"), "{shown}");
+    assert!(shown.contains("Bearer(<redacted>)"), "{shown}");
+}
