@@ -1,7 +1,8 @@
 //! Fuzzes the environment configuration (every OTEL_* and TELEMETRY_* variable, those of
 //! traces and logs included, and the OTEL_EXPORTER_OTLP_HEADERS and OTEL_RESOURCE_ATTRIBUTES
 //! lists): whatever the values,
-//! applying and validating them returns Ok or a named error, never a panic.
+//! applying and validating them returns Ok or a named error, never a panic. The same input
+//! is also the Prometheus bridge's `Authorization` header (see `bridge_authorization`).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -46,6 +47,7 @@ const VARIABLES: &[&str] = &[
 ];
 
 fuzz_target!(|data: &[u8]| {
+    bridge_authorization(data);
     // Each line of the input is the value of the next variable (cycling through them).
     let text = String::from_utf8_lossy(data);
     let values: Vec<(&str, String)> =
@@ -57,3 +59,19 @@ fuzz_target!(|data: &[u8]| {
         assert!(message.contains("invalid") || message.contains("cannot"), "{message}");
     }
 });
+
+/// The bridge's `Authorization` check on arbitrary bytes (the first byte picks bearer or
+/// basic credentials, the rest is the header value): never a panic, and nothing passes that
+/// does not end with the credentials.
+fn bridge_authorization(data: &[u8]) {
+    let (auth, credentials): (_, &[u8]) = if data.first().is_some_and(|b| b & 1 == 0) {
+        (telemetry::BridgeAuth::Bearer("fuzz-token".into()), b"fuzz-token")
+    } else {
+        let auth = telemetry::BridgeAuth::Basic { user: "fuzz".into(), password: "pw".into() };
+        (auth, b"ZnV6ejpwdw==") // "fuzz:pw" in base64
+    };
+    let header = data.get(1..).unwrap_or_default();
+    if telemetry::bridge_admits(&auth, header) {
+        assert!(header.ends_with(credentials), "{header:?} passed");
+    }
+}

@@ -503,3 +503,31 @@ fn without_peers_the_node_gossips_with_its_local_peer() {
         "the local peer outlived the node"
     );
 }
+
+/// `--metrics-addr` with `TELEMETRY_PROMETHEUS_BEARER_TOKEN_FILE` (and no
+/// `TELEMETRY_PROMETHEUS_ADDR`): the node starts, and its bridge requires the token.
+#[test]
+fn a_token_file_guards_the_bridge_at_metrics_addr() {
+    let token = std::env::temp_dir().join(format!("demo-node-token-{}", std::process::id()));
+    std::fs::write(&token, "n0de-t0ken\n").unwrap();
+    let node = Node::start(
+        &["--no-load", "--no-host-metrics"],
+        &[(
+            "TELEMETRY_PROMETHEUS_BEARER_TOKEN_FILE",
+            token.to_str().unwrap(),
+        )],
+    );
+    let status = |authorization: &str| {
+        request(
+            node.metrics,
+            &format!(
+                "GET /metrics HTTP/1.1\r\nHost: node\r\n{authorization}Connection: close\r\n\r\n"
+            ),
+        )
+        .0
+    };
+    assert_eq!(status(""), 401);
+    assert_eq!(status("Authorization: Bearer wrong\r\n"), 401);
+    assert_eq!(status("Authorization: bearer n0de-t0ken\r\n"), 200);
+    std::fs::remove_file(token).unwrap();
+}

@@ -2,8 +2,9 @@
 //!
 //! Serves what opentelemetry-prometheus collects as `text/plain; version=0.0.4;
 //! charset=utf-8` (Prometheus 3 refuses other types), gzip when the client accepts it,
-//! optional bearer or basic authentication compared in constant time, and limits on
-//! connections, request-head size and the time a client may take to send its head.
+//! optional bearer or basic authentication (the scheme matched case-insensitively, the
+//! credentials' SHA-256 digests compared in constant time), and limits on connections,
+//! request-head size and the time a client may take to send its head.
 
 use std::convert::Infallible;
 use std::io::Write;
@@ -18,6 +19,7 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use prometheus::{Encoder, TextEncoder};
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
@@ -48,7 +50,7 @@ pub(crate) struct Sources {
 /// What each request needs.
 struct Shared {
     sources: Arc<Sources>,
-    expected_authorization: Option<(Vec<u8>, &'static str)>,
+    credentials: Option<Credentials>,
     health: Arc<Health>,
 }
 
@@ -91,7 +93,7 @@ pub(crate) fn serve(
     };
     let shared = Arc::new(Shared {
         sources: Arc::new(sources),
-        expected_authorization: config.auth.as_ref().map(expected_authorization),
+        credentials: config.auth.as_ref().map(Credentials::new),
         health,
     });
     let (stop, stopped) = watch::channel(false);
@@ -155,16 +157,48 @@ async fn accept_loop(
     }
 }
 
-/// The `Authorization` header value a client must send, and the challenge scheme.
-fn expected_authorization(auth: &BridgeAuth) -> (Vec<u8>, &'static str) {
-    match auth {
-        BridgeAuth::Bearer(token) => (format!("Bearer {token}").into_bytes(), "Bearer"),
-        BridgeAuth::Basic { user, password } => {
-            let encoded =
-                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-            (format!("Basic {encoded}").into_bytes(), "Basic")
+/// What a client must present in `Authorization`: the scheme, and the SHA-256 digest of
+/// the credentials that follow it. Comparing digests of equal length in constant time
+/// reveals neither the credentials nor their length.
+struct Credentials {
+    scheme: &'static str,
+    digest: [u8; 32],
+}
+
+impl Credentials {
+    fn new(auth: &BridgeAuth) -> Self {
+        let (scheme, credentials) = match auth {
+            BridgeAuth::Bearer(token) => ("Bearer", token.clone()),
+            BridgeAuth::Basic { user, password } => (
+                "Basic",
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")),
+            ),
+        };
+        Self {
+            scheme,
+            digest: Sha256::digest(credentials.as_bytes()).into(),
         }
     }
+
+    /// Whether the `Authorization` header value `given` grants access: `<scheme> <credentials>`
+    /// with the scheme in any case (RFC 7235) and one or more spaces after it.
+    fn admit(&self, given: &[u8]) -> bool {
+        let (scheme, credentials) = match given.iter().position(|&b| b == b' ') {
+            Some(space) => (&given[..space], given[space..].trim_ascii_start()),
+            None => (given, &[][..]),
+        };
+        let digest: [u8; 32] = Sha256::digest(credentials).into();
+        // The scheme is public; the digests are compared whatever it is.
+        let credentials_match = bool::from(digest.ct_eq(&self.digest));
+        scheme.eq_ignore_ascii_case(self.scheme.as_bytes()) && credentials_match
+    }
+}
+
+/// Whether the bridge configured with `auth` admits a request whose `Authorization` header
+/// is `header`: what the bridge decides, exposed for the fuzz target.
+#[doc(hidden)]
+pub fn admits(auth: &BridgeAuth, header: &[u8]) -> bool {
+    Credentials::new(auth).admit(header)
 }
 
 async fn handle(
@@ -189,18 +223,18 @@ async fn handle(
             .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
         return Ok(response);
     }
-    if let Some((expected, scheme)) = &shared.expected_authorization {
+    if let Some(credentials) = &shared.credentials {
         let given = request
             .headers()
             .get(header::AUTHORIZATION)
             .map(HeaderValue::as_bytes)
             .unwrap_or_default();
-        if !bool::from(given.ct_eq(expected.as_slice())) {
+        if !credentials.admit(given) {
             shared
                 .health
                 .scrape_served(ScrapeOutcome::Unauthorized, None);
             let mut response = plain(StatusCode::UNAUTHORIZED, "unauthorized\n");
-            let challenge = format!("{scheme} realm=\"metrics\"");
+            let challenge = format!("{} realm=\"metrics\"", credentials.scheme);
             if let Ok(value) = HeaderValue::from_str(&challenge) {
                 response
                     .headers_mut()

@@ -12,7 +12,9 @@ use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Stream, Temporality};
 
 use crate::bridge::{self, BridgeHandle};
-use crate::config::{ConfigError, OtlpConfig, PrometheusConfig, TelemetryConfig};
+use crate::config::{
+    redact_endpoint, ConfigError, EnvBridgeAuth, OtlpConfig, PrometheusConfig, TelemetryConfig,
+};
 use crate::definition::{InstrumentKind, MetricInfo};
 use crate::errors::{BuildError, FlushError, ShutdownError};
 use crate::health::{ExportStatus, Freshness, FreshnessRegistry, Health};
@@ -402,6 +404,9 @@ fn spawn_call(call: SignalCall) -> Result<Running, Bounded> {
 pub struct TelemetryBuilder {
     config: TelemetryConfig,
     series_retention: Option<Duration>,
+    /// Bridge credentials from the environment: they apply to the bridge whether its address
+    /// comes from the environment or from code (set before or after `with_env`).
+    env_bridge_auth: Option<EnvBridgeAuth>,
     #[cfg(feature = "testing")]
     reader: Option<crate::testing::SharedReader>,
 }
@@ -412,13 +417,18 @@ impl TelemetryBuilder {
         Self {
             config,
             series_retention: None,
+            env_bridge_auth: None,
             #[cfg(feature = "testing")]
             reader: None,
         }
     }
 
     /// Overrides what the process environment sets (the OpenTelemetry SDK variables and
-    /// `TELEMETRY_*`); an invalid value is an error naming the variable.
+    /// `TELEMETRY_*`); an invalid value is an error naming the variable. The bridge
+    /// credentials (`TELEMETRY_PROMETHEUS_BEARER_TOKEN[_FILE]`,
+    /// `TELEMETRY_PROMETHEUS_BASIC_AUTH`) apply to the bridge wherever its address comes
+    /// from: `TELEMETRY_PROMETHEUS_ADDR`, or [`TelemetryBuilder::prometheus`] before or after
+    /// this call; with no bridge at all, [`TelemetryBuilder::build`] refuses them.
     pub fn with_env(self) -> Result<Self, ConfigError> {
         self.with_env_from(|name| std::env::var(name).ok())
     }
@@ -428,8 +438,18 @@ impl TelemetryBuilder {
         mut self,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
-        self.config.apply_env(lookup)?;
+        self.env_bridge_auth = self.config.apply_env_but_bridge_auth(lookup)?;
+        self.apply_env_bridge_auth();
         Ok(self)
+    }
+
+    /// Puts the environment's bridge credentials, if any, on the bridge, if any: the
+    /// environment overrides code.
+    fn apply_env_bridge_auth(&mut self) {
+        if let (Some(env), Some(prometheus)) = (&self.env_bridge_auth, &mut self.config.prometheus)
+        {
+            prometheus.auth = Some(env.auth.clone());
+        }
     }
 
     /// Sets `service.version`.
@@ -476,15 +496,17 @@ impl TelemetryBuilder {
         self
     }
 
-    /// Serves the Prometheus bridge on `listen` with default limits and no authentication.
-    pub fn prometheus(mut self, listen: SocketAddr) -> Self {
-        self.config.prometheus = Some(PrometheusConfig::new(listen));
-        self
+    /// Serves the Prometheus bridge on `listen` with default limits, and the credentials the
+    /// environment sets (see [`TelemetryBuilder::with_env`]), if any.
+    pub fn prometheus(self, listen: SocketAddr) -> Self {
+        self.prometheus_config(PrometheusConfig::new(listen))
     }
 
-    /// Serves the Prometheus bridge as `prometheus` says.
+    /// Serves the Prometheus bridge as `prometheus` says; credentials the environment sets
+    /// (see [`TelemetryBuilder::with_env`]) replace its `auth`.
     pub fn prometheus_config(mut self, prometheus: PrometheusConfig) -> Self {
         self.config.prometheus = Some(prometheus);
+        self.apply_env_bridge_auth();
         self
     }
 
@@ -542,6 +564,12 @@ impl TelemetryBuilder {
         crate::catalog::catalog().check()?;
         let config = self.config;
         config.validate()?;
+        if let (Some(env), None, false) =
+            (&self.env_bridge_auth, &config.prometheus, config.disabled)
+        {
+            // Credentials nothing would require: the user meant to protect a bridge.
+            return Err(env.without_bridge().into());
+        }
         #[cfg(feature = "testing")]
         let has_reader = self.reader.is_some();
         #[cfg(not(feature = "testing"))]
@@ -623,7 +651,7 @@ impl TelemetryBuilder {
                     .build(),
             );
             tracing::info!(
-                endpoint = %otlp.endpoint,
+                endpoint = %redact_endpoint(&otlp.endpoint),
                 protocol = ?otlp.protocol,
                 interval = ?config.export_interval,
                 "OTLP push configured; the collector's reachability shows at the first export"
@@ -643,7 +671,7 @@ impl TelemetryBuilder {
         let tracing = TracingPipeline::build(&config, &resource, runtime.handle(), &own_meter)?;
         for (signal, otlp) in [("traces", &config.traces), ("logs", &config.logs)] {
             if let Some(otlp) = otlp {
-                tracing::info!(signal, endpoint = %otlp.endpoint, protocol = ?otlp.protocol, "OTLP push configured");
+                tracing::info!(signal, endpoint = %redact_endpoint(&otlp.endpoint), protocol = ?otlp.protocol, "OTLP push configured");
             }
         }
         let _ = health_cell.set(health.clone());

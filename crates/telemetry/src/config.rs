@@ -55,8 +55,9 @@ pub enum Compression {
     Gzip,
 }
 
-/// Where and how to push OTLP.
-#[derive(Debug, Clone, PartialEq)]
+/// Where and how to push OTLP. Its `Debug` hides the header values and the endpoint's
+/// userinfo and query string.
+#[derive(Clone, PartialEq)]
 pub struct OtlpConfig {
     /// The full endpoint URL (`http://collector:4317`, `https://host/v1/metrics`).
     pub endpoint: String,
@@ -97,6 +98,55 @@ impl OtlpConfig {
     }
 }
 
+impl std::fmt::Debug for OtlpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<String> = self
+            .headers
+            .iter()
+            .map(|(name, _)| format!("{name}: {REDACTED}"))
+            .collect();
+        f.debug_struct("OtlpConfig")
+            .field("endpoint", &redact_endpoint(&self.endpoint))
+            .field("protocol", &self.protocol)
+            .field("headers", &headers)
+            .field("timeout", &self.timeout)
+            .field("compression", &self.compression)
+            .field("temporality", &self.temporality)
+            .field("ca_certificate", &self.ca_certificate)
+            .finish()
+    }
+}
+
+/// What a secret is shown as.
+const REDACTED: &str = "<redacted>";
+
+/// `endpoint` as a log line, an error or `Debug` may show it: any `user:password@` and query
+/// string replaced by `<redacted>`. A value that is not a URL is shown only when it cannot
+/// hold either.
+pub(crate) fn redact_endpoint(endpoint: &str) -> String {
+    let Ok(uri) = endpoint.parse::<http::Uri>() else {
+        return if endpoint.contains(['@', '?']) {
+            format!("{REDACTED} (not a URL)")
+        } else {
+            endpoint.to_owned()
+        };
+    };
+    let mut shown = endpoint.to_owned();
+    if let Some(authority) = uri.authority() {
+        if let Some((_, host)) = authority.as_str().rsplit_once('@') {
+            shown = shown.replacen(authority.as_str(), &format!("{REDACTED}@{host}"), 1);
+        }
+    }
+    if uri.query().is_some() {
+        if let Some(at) = shown.find('?') {
+            shown.truncate(at);
+            shown.push('?');
+            shown.push_str(REDACTED);
+        }
+    }
+    shown
+}
+
 /// Credentials the Prometheus bridge requires.
 #[derive(Clone, PartialEq, Eq)]
 pub enum BridgeAuth {
@@ -114,8 +164,8 @@ pub enum BridgeAuth {
 impl std::fmt::Debug for BridgeAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Bearer(_) => f.write_str("Bearer(<redacted>)"),
-            Self::Basic { user, .. } => write!(f, "Basic({user}:<redacted>)"),
+            Self::Bearer(_) => write!(f, "Bearer({REDACTED})"),
+            Self::Basic { user, .. } => write!(f, "Basic({user}:{REDACTED})"),
         }
     }
 }
@@ -127,10 +177,11 @@ pub struct PrometheusConfig {
     pub listen: SocketAddr,
     /// Required credentials, if any.
     pub auth: Option<BridgeAuth>,
-    /// Connections served at once; more wait (up to four times as many, for up to 10 s)
-    /// for a free slot, and beyond that are closed.
+    /// Connections served at once, 1 to 10 000; more wait (up to four times as many, for
+    /// up to 10 s) for a free slot, and beyond that are closed.
     pub max_connections: usize,
-    /// Time a client has to send its request head; slower clients are disconnected.
+    /// Time a client has to send its request head (positive); slower clients are
+    /// disconnected.
     pub header_read_timeout: Duration,
     /// Largest request head accepted, in bytes.
     pub max_header_bytes: usize,
@@ -148,6 +199,9 @@ impl PrometheusConfig {
         }
     }
 }
+
+/// Most connections the bridge may serve at once (each holds a socket and a task).
+const MAX_BRIDGE_CONNECTIONS: usize = 10_000;
 
 /// The default bridge address of the library: loopback only.
 pub const DEFAULT_PROMETHEUS_ADDR: &str = "127.0.0.1:9464";
@@ -216,10 +270,30 @@ impl TelemetryConfig {
 
     /// Overrides this configuration with the environment, read through `lookup` (pass
     /// `|name| std::env::var(name).ok()` for the process environment).
+    ///
+    /// Bridge credentials (`TELEMETRY_PROMETHEUS_BEARER_TOKEN[_FILE]`,
+    /// `TELEMETRY_PROMETHEUS_BASIC_AUTH`) need a bridge: `TELEMETRY_PROMETHEUS_ADDR`, or
+    /// [`TelemetryConfig::prometheus`] set before this call. (The
+    /// [`TelemetryBuilder`](crate::TelemetryBuilder) also applies them to a bridge set from
+    /// code after its `with_env`.)
     pub fn apply_env(
         &mut self,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<(), ConfigError> {
+        if let Some(env_auth) = self.apply_env_but_bridge_auth(lookup)? {
+            match &mut self.prometheus {
+                Some(prometheus) => prometheus.auth = Some(env_auth.auth),
+                None => return Err(env_auth.without_bridge()),
+            }
+        }
+        Ok(())
+    }
+
+    /// [`TelemetryConfig::apply_env`] but for the bridge credentials, which are returned.
+    pub(crate) fn apply_env_but_bridge_auth(
+        &mut self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<EnvBridgeAuth>, ConfigError> {
         let var = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         if let Some(v) = var("OTEL_SDK_DISABLED") {
             self.disabled = parse_bool("OTEL_SDK_DISABLED", &v)?;
@@ -244,14 +318,21 @@ impl TelemetryConfig {
             self.export_timeout = parse_millis("OTEL_METRIC_EXPORT_TIMEOUT", &v)?;
         }
         self.apply_otlp_env(&var)?;
-        self.apply_prometheus_env(&var)?;
+        if let Some(v) = var("TELEMETRY_PROMETHEUS_ADDR") {
+            let listen = parse_addr("TELEMETRY_PROMETHEUS_ADDR", &v)?;
+            match &mut self.prometheus {
+                Some(prometheus) => prometheus.listen = listen,
+                None => self.prometheus = Some(PrometheusConfig::new(listen)),
+            }
+        }
+        let auth = bridge_auth_env(&var)?;
         if let Some(v) = var("TELEMETRY_INCLUDE_METRICS") {
             self.include_metrics = parse_prefixes("TELEMETRY_INCLUDE_METRICS", &v)?;
         }
         if let Some(v) = var("TELEMETRY_EXCLUDE_METRICS") {
             self.exclude_metrics = parse_prefixes("TELEMETRY_EXCLUDE_METRICS", &v)?;
         }
-        Ok(())
+        Ok(auth)
     }
 
     fn apply_otlp_env(&mut self, var: &impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
@@ -276,51 +357,6 @@ impl TelemetryConfig {
             true => signal_otlp(var, Signal::Logs, self.logs.take())?,
         };
         self.tracing.apply_env(var)
-    }
-
-    fn apply_prometheus_env(
-        &mut self,
-        var: &impl Fn(&str) -> Option<String>,
-    ) -> Result<(), ConfigError> {
-        if let Some(v) = var("TELEMETRY_PROMETHEUS_ADDR") {
-            let listen = parse_addr("TELEMETRY_PROMETHEUS_ADDR", &v)?;
-            match &mut self.prometheus {
-                Some(prometheus) => prometheus.listen = listen,
-                None => self.prometheus = Some(PrometheusConfig::new(listen)),
-            }
-        }
-        let bearer = match var("TELEMETRY_PROMETHEUS_BEARER_TOKEN_FILE") {
-            // A secret mounted as a file (Docker/Kubernetes secrets); empty means no token.
-            Some(path) => read_secret("TELEMETRY_PROMETHEUS_BEARER_TOKEN_FILE", &path)?
-                .or_else(|| var("TELEMETRY_PROMETHEUS_BEARER_TOKEN")),
-            None => var("TELEMETRY_PROMETHEUS_BEARER_TOKEN"),
-        };
-        let basic = var("TELEMETRY_PROMETHEUS_BASIC_AUTH");
-        let auth = match (bearer, basic) {
-            (Some(_), Some(_)) => {
-                return Err(ConfigError::invalid(
-                    "TELEMETRY_PROMETHEUS_BEARER_TOKEN",
-                    "<redacted>",
-                    "set either TELEMETRY_PROMETHEUS_BEARER_TOKEN or TELEMETRY_PROMETHEUS_BASIC_AUTH, not both",
-                ))
-            }
-            (Some(token), None) => Some(parse_bearer("TELEMETRY_PROMETHEUS_BEARER_TOKEN", &token)?),
-            (None, Some(pair)) => Some(parse_basic("TELEMETRY_PROMETHEUS_BASIC_AUTH", &pair)?),
-            (None, None) => None,
-        };
-        if let Some(auth) = auth {
-            match &mut self.prometheus {
-                Some(prometheus) => prometheus.auth = Some(auth),
-                None => {
-                    return Err(ConfigError::invalid(
-                        "TELEMETRY_PROMETHEUS_ADDR",
-                        "",
-                        "bridge credentials are set but the bridge is not: set TELEMETRY_PROMETHEUS_ADDR",
-                    ))
-                }
-            }
-        }
-        Ok(())
     }
 
     /// Checks values set from code the same way the environment's are checked.
@@ -369,11 +405,18 @@ impl TelemetryConfig {
         }
         self.tracing.validate()?;
         if let Some(prometheus) = &self.prometheus {
-            if prometheus.max_connections == 0 {
+            if !(1..=MAX_BRIDGE_CONNECTIONS).contains(&prometheus.max_connections) {
                 return Err(ConfigError::invalid(
                     "prometheus.max_connections",
+                    &prometheus.max_connections.to_string(),
+                    format!("must be between 1 and {MAX_BRIDGE_CONNECTIONS}"),
+                ));
+            }
+            if prometheus.header_read_timeout.is_zero() {
+                return Err(ConfigError::invalid(
+                    "prometheus.header_read_timeout",
                     "0",
-                    "must be positive",
+                    "must be positive: a zero timeout disconnects every client",
                 ));
             }
             if prometheus.max_header_bytes < 8192 {
@@ -386,6 +429,58 @@ impl TelemetryConfig {
         }
         Ok(())
     }
+}
+
+/// Bridge credentials read from the environment, with the variable that gave them.
+#[derive(Debug)]
+pub(crate) struct EnvBridgeAuth {
+    pub(crate) auth: BridgeAuth,
+    pub(crate) variable: &'static str,
+}
+
+impl EnvBridgeAuth {
+    /// The error when there is no bridge to require these credentials.
+    pub(crate) fn without_bridge(&self) -> ConfigError {
+        ConfigError::invalid(
+            self.variable,
+            REDACTED,
+            "bridge credentials are set but the bridge is not: set TELEMETRY_PROMETHEUS_ADDR \
+             or serve the bridge from code",
+        )
+    }
+}
+
+/// `TELEMETRY_PROMETHEUS_BEARER_TOKEN_FILE`, `TELEMETRY_PROMETHEUS_BEARER_TOKEN` and
+/// `TELEMETRY_PROMETHEUS_BASIC_AUTH`: at most one of them.
+fn bridge_auth_env(
+    var: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<EnvBridgeAuth>, ConfigError> {
+    const FILE: &str = "TELEMETRY_PROMETHEUS_BEARER_TOKEN_FILE";
+    const TOKEN: &str = "TELEMETRY_PROMETHEUS_BEARER_TOKEN";
+    const BASIC: &str = "TELEMETRY_PROMETHEUS_BASIC_AUTH";
+    let set: Vec<&'static str> = [FILE, TOKEN, BASIC]
+        .into_iter()
+        .filter(|name| var(name).is_some())
+        .collect();
+    let variable = match set[..] {
+        [] => return Ok(None),
+        [variable] => variable,
+        [first, second, ..] => {
+            return Err(ConfigError::invalid(
+                second,
+                REDACTED,
+                format!("set either {first} or {second}, not both"),
+            ))
+        }
+    };
+    let value = var(variable).unwrap_or_default();
+    let auth = match variable {
+        // A secret mounted as a file (Docker/Kubernetes secrets).
+        FILE => parse_bearer(FILE, &read_secret(FILE, &value)?)?,
+        TOKEN => parse_bearer(TOKEN, &value)?,
+        _ => parse_basic(BASIC, &value)?,
+    };
+    Ok(Some(EnvBridgeAuth { auth, variable }))
 }
 
 /// The OTLP signals, each with its own `OTEL_EXPORTER_OTLP_<SIGNAL>_*` variables.
@@ -549,8 +644,8 @@ fn read_ca_certificate_of(variable: &str, path: &std::path::Path) -> Result<Vec<
     Ok(pem)
 }
 
-/// Reads a secret file (at most 4 KiB); `None` when it is empty.
-fn read_secret(variable: &str, path: &str) -> Result<Option<String>, ConfigError> {
+/// Reads a secret file (at most 4 KiB, not empty).
+fn read_secret(variable: &str, path: &str) -> Result<String, ConfigError> {
     let invalid = |reason: String| ConfigError::invalid(variable, path, reason);
     let metadata = std::fs::metadata(path).map_err(|e| invalid(format!("cannot read it: {e}")))?;
     if !metadata.is_file() || metadata.len() > 4096 {
@@ -559,7 +654,12 @@ fn read_secret(variable: &str, path: &str) -> Result<Option<String>, ConfigError
     let secret =
         std::fs::read_to_string(path).map_err(|e| invalid(format!("cannot read it: {e}")))?;
     let secret = secret.trim();
-    Ok((!secret.is_empty()).then(|| secret.to_owned()))
+    if secret.is_empty() {
+        return Err(invalid(format!(
+            "the file is empty: write the secret into it, or unset {variable}"
+        )));
+    }
+    Ok(secret.to_owned())
 }
 
 fn parse_bool(variable: &str, value: &str) -> Result<bool, ConfigError> {
@@ -615,8 +715,9 @@ fn parse_addr(variable: &str, value: &str) -> Result<SocketAddr, ConfigError> {
 }
 
 /// Checks an OTLP endpoint: an absolute `http` or `https` URL with a host.
-pub(crate) fn validate_endpoint(variable: &str, value: &str) -> Result<(), ConfigError> {
-    let uri: http::Uri = value
+pub(crate) fn validate_endpoint(variable: &str, endpoint: &str) -> Result<(), ConfigError> {
+    let value = &redact_endpoint(endpoint);
+    let uri: http::Uri = endpoint
         .parse()
         .map_err(|e| ConfigError::invalid(variable, value, format!("not a URL ({e})")))?;
     match uri.scheme_str() {
@@ -648,7 +749,7 @@ fn validate_header(variable: &str, key: &str, value: &str) -> Result<(), ConfigE
     http::HeaderValue::from_str(value).map_err(|_| {
         ConfigError::invalid(
             variable,
-            &format!("{key}=<redacted>"),
+            &format!("{key}={REDACTED}"),
             "not a valid header value",
         )
     })?;
@@ -732,7 +833,7 @@ fn parse_bearer(variable: &str, token: &str) -> Result<BridgeAuth, ConfigError> 
     if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(ConfigError::invalid(
             variable,
-            "<redacted>",
+            REDACTED,
             "a bearer token may not contain spaces",
         ));
     }
@@ -749,7 +850,7 @@ fn parse_basic(variable: &str, pair: &str) -> Result<BridgeAuth, ConfigError> {
         }
         _ => Err(ConfigError::invalid(
             variable,
-            "<redacted>",
+            REDACTED,
             "expected user:password with both parts non-empty",
         )),
     }

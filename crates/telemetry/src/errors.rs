@@ -5,10 +5,11 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::catalog::CatalogError;
-use crate::config::ConfigError;
+use crate::config::{redact_endpoint, ConfigError};
 
 /// Why [`TelemetryBuilder::build`](crate::TelemetryBuilder::build) did not start a client.
-#[derive(Debug, thiserror::Error)]
+/// Its `Display` and `Debug` show an endpoint's userinfo and query string redacted.
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum BuildError {
     /// A configuration value is invalid.
@@ -29,9 +30,13 @@ pub enum BuildError {
         source: std::io::Error,
     },
     /// The OTLP exporter rejected its configuration.
-    #[error("cannot build the OTLP exporter for {endpoint}: {reason}")]
+    #[error(
+        "cannot build the OTLP exporter for {}: {}",
+        redact_endpoint(.endpoint),
+        redacted_reason(.endpoint, .reason)
+    )]
     Exporter {
-        /// The endpoint URL.
+        /// The endpoint URL (as configured: shown redacted).
         endpoint: String,
         /// The exporter's error.
         reason: String,
@@ -39,6 +44,39 @@ pub enum BuildError {
     /// The telemetry I/O thread could not be started.
     #[error("cannot start the telemetry runtime: {0}")]
     Runtime(std::io::Error),
+}
+
+impl std::fmt::Debug for BuildError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Config(error) => f.debug_tuple("Config").field(error).finish(),
+            Self::Catalog(error) => f.debug_tuple("Catalog").field(error).finish(),
+            Self::Bind {
+                variable,
+                addr,
+                source,
+            } => f
+                .debug_struct("Bind")
+                .field("variable", variable)
+                .field("addr", addr)
+                .field("source", source)
+                .finish(),
+            Self::Exporter { endpoint, reason } => f
+                .debug_struct("Exporter")
+                .field("endpoint", &redact_endpoint(endpoint))
+                .field("reason", &redacted_reason(endpoint, reason))
+                .finish(),
+            Self::Runtime(error) => f.debug_tuple("Runtime").field(error).finish(),
+        }
+    }
+}
+
+/// The exporter's `reason`, with `endpoint` redacted where it quotes it.
+fn redacted_reason(endpoint: &str, reason: &str) -> String {
+    if endpoint.is_empty() {
+        return reason.to_owned();
+    }
+    reason.replace(endpoint, &redact_endpoint(endpoint))
 }
 
 /// Why [`TelemetryClient::shutdown`](crate::TelemetryClient::shutdown) did not complete

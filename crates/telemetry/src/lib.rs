@@ -91,6 +91,8 @@ pub use attributes::{
     Attribute, AttributeInfo, AttributeSet, AttributeValues, Unbounded, UnboundedKey,
     MAX_ATTRIBUTE_VALUE_LEN,
 };
+#[doc(hidden)]
+pub use bridge::admits as bridge_admits;
 pub use bridge::CONTENT_TYPE as PROMETHEUS_CONTENT_TYPE;
 pub use catalog::{catalog, Catalog, CatalogError, Conflict};
 pub use client::{TelemetryBuilder, TelemetryClient};

@@ -16,7 +16,7 @@ use opentelemetry_sdk::metrics::Temporality;
 use tokio::runtime::Handle;
 use tokio_util::context::TokioContext;
 
-use crate::config::{read_ca_certificate, Compression, OtlpConfig, Protocol};
+use crate::config::{read_ca_certificate, redact_endpoint, Compression, OtlpConfig, Protocol};
 use crate::errors::BuildError;
 use crate::health::Health;
 use crate::self_telemetry::MetricExporterType;
@@ -25,6 +25,7 @@ use crate::self_telemetry::MetricExporterType;
 /// the runtime its I/O runs on.
 #[derive(Debug, Clone)]
 pub(crate) struct ExportContext {
+    /// The endpoint as logs show it (redacted).
     pub(crate) endpoint: String,
     timeout: Duration,
     runtime: Handle,
@@ -33,7 +34,7 @@ pub(crate) struct ExportContext {
 impl ExportContext {
     pub(crate) fn new(endpoint: &str, timeout: Duration, runtime: Handle) -> Self {
         Self {
-            endpoint: endpoint.to_owned(),
+            endpoint: redact_endpoint(endpoint),
             timeout,
             runtime,
         }

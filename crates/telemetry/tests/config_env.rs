@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use opentelemetry_sdk::metrics::Temporality;
 use telemetry::{
-    BatchConfig, BridgeAuth, Compression, ConfigError, Protocol, Sampler, TelemetryConfig,
+    BatchConfig, BridgeAuth, Compression, ConfigError, OtlpConfig, PrometheusConfig, Protocol,
+    Sampler, TelemetryClient, TelemetryConfig,
 };
 
 /// Environment variables as (name, value) pairs.
@@ -181,13 +182,6 @@ fn valid_values() {
                 c.prometheus.as_ref().unwrap().auth
                     == Some(BridgeAuth::Bearer("from-a-file".into()))
             },
-        ),
-        (
-            &[
-                ("TELEMETRY_PROMETHEUS_ADDR", "127.0.0.1:1"),
-                ("TELEMETRY_PROMETHEUS_BEARER_TOKEN_FILE", EMPTY_FILE),
-            ],
-            |c| c.prometheus.as_ref().unwrap().auth.is_none(),
         ),
         // Empty values count as unset, as the specification says.
         (
@@ -406,8 +400,40 @@ fn invalid_values_name_the_variable_and_value() {
         ),
         (
             &[("TELEMETRY_PROMETHEUS_BEARER_TOKEN", "t")],
-            "TELEMETRY_PROMETHEUS_ADDR",
-            "",
+            "TELEMETRY_PROMETHEUS_BEARER_TOKEN",
+            "<redacted>",
+        ),
+        (
+            &[("TELEMETRY_PROMETHEUS_BEARER_TOKEN_FILE", TOKEN_FILE)],
+            "TELEMETRY_PROMETHEUS_BEARER_TOKEN_FILE",
+            "<redacted>",
+        ),
+        // An empty token file fails closed: it does not serve /metrics to anyone.
+        (
+            &[
+                ("TELEMETRY_PROMETHEUS_ADDR", "127.0.0.1:1"),
+                ("TELEMETRY_PROMETHEUS_BEARER_TOKEN_FILE", EMPTY_FILE),
+            ],
+            "TELEMETRY_PROMETHEUS_BEARER_TOKEN_FILE",
+            EMPTY_FILE,
+        ),
+        (
+            &[
+                ("TELEMETRY_PROMETHEUS_ADDR", "127.0.0.1:1"),
+                ("TELEMETRY_PROMETHEUS_BEARER_TOKEN_FILE", EMPTY_FILE),
+                ("TELEMETRY_PROMETHEUS_BEARER_TOKEN", "t"),
+            ],
+            "TELEMETRY_PROMETHEUS_BEARER_TOKEN",
+            "<redacted>",
+        ),
+        (
+            &[
+                ("TELEMETRY_PROMETHEUS_ADDR", "127.0.0.1:1"),
+                ("TELEMETRY_PROMETHEUS_BEARER_TOKEN", "t"),
+                ("TELEMETRY_PROMETHEUS_BASIC_AUTH", "u:p"),
+            ],
+            "TELEMETRY_PROMETHEUS_BASIC_AUTH",
+            "<redacted>",
         ),
         (
             &[
@@ -589,4 +615,238 @@ fn secrets_never_appear_in_errors() {
     .unwrap_err()
     .to_string();
     assert!(!error.contains("topsecret"), "{error}");
+}
+
+#[test]
+fn an_empty_token_file_is_refused_naming_the_variable() {
+    let message = apply(&[
+        ("TELEMETRY_PROMETHEUS_ADDR", "127.0.0.1:1"),
+        ("TELEMETRY_PROMETHEUS_BEARER_TOKEN_FILE", EMPTY_FILE),
+    ])
+    .unwrap_err()
+    .to_string();
+    assert_eq!(
+        message,
+        format!(
+            "invalid TELEMETRY_PROMETHEUS_BEARER_TOKEN_FILE={EMPTY_FILE:?}: the file is empty: \
+             write the secret into it, or unset TELEMETRY_PROMETHEUS_BEARER_TOKEN_FILE"
+        )
+    );
+}
+
+/// The bridge's address from code (a `--metrics-addr` flag), its token from the
+/// environment: before or after `with_env`, the token applies; with no bridge at all,
+/// `build` refuses it.
+#[test]
+fn env_credentials_apply_to_a_bridge_set_from_code() {
+    let vars = |name: &str| {
+        (name == "TELEMETRY_PROMETHEUS_BEARER_TOKEN_FILE").then(|| TOKEN_FILE.to_owned())
+    };
+    let addr = "127.0.0.1:0".parse().unwrap();
+    let expected = Some(BridgeAuth::Bearer("from-a-file".into()));
+    let after = TelemetryClient::builder("code")
+        .with_env_from(vars)
+        .unwrap()
+        .prometheus(addr);
+    assert_eq!(after.config().prometheus.as_ref().unwrap().auth, expected);
+    let before = TelemetryClient::builder("code")
+        .prometheus_config(PrometheusConfig {
+            auth: Some(BridgeAuth::Bearer("from-code".into())),
+            ..PrometheusConfig::new(addr)
+        })
+        .with_env_from(vars)
+        .unwrap();
+    assert_eq!(before.config().prometheus.as_ref().unwrap().auth, expected);
+
+    let error = TelemetryClient::builder("code")
+        .with_env_from(vars)
+        .unwrap()
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        error,
+        "invalid TELEMETRY_PROMETHEUS_BEARER_TOKEN_FILE=\"<redacted>\": bridge credentials are \
+         set but the bridge is not: set TELEMETRY_PROMETHEUS_ADDR or serve the bridge from code"
+    );
+}
+
+#[test]
+fn bridge_limits_set_from_code_are_checked() {
+    let addr = "127.0.0.1:0".parse().unwrap();
+    let cases = [
+        (
+            PrometheusConfig {
+                header_read_timeout: Duration::ZERO,
+                ..PrometheusConfig::new(addr)
+            },
+            "invalid prometheus.header_read_timeout=\"0\": must be positive: a zero timeout \
+             disconnects every client",
+        ),
+        (
+            PrometheusConfig {
+                max_connections: usize::MAX,
+                ..PrometheusConfig::new(addr)
+            },
+            "invalid prometheus.max_connections=\"18446744073709551615\": must be between 1 and 10000",
+        ),
+        (
+            PrometheusConfig {
+                max_connections: 0,
+                ..PrometheusConfig::new(addr)
+            },
+            "invalid prometheus.max_connections=\"0\": must be between 1 and 10000",
+        ),
+    ];
+    for (prometheus, expected) in cases {
+        let mut config = TelemetryConfig::new("code");
+        config.prometheus = Some(prometheus);
+        assert_eq!(config.validate().unwrap_err().to_string(), expected);
+    }
+    let mut config = TelemetryConfig::new("code");
+    config.prometheus = Some(PrometheusConfig {
+        max_connections: 10_000,
+        ..PrometheusConfig::new(addr)
+    });
+    config.validate().unwrap();
+}
+
+const SECRET_ENDPOINT: &str = "https://user:hunter2@collector.example:4318/v1/metrics?api_key=k3y";
+const SHOWN_ENDPOINT: &str = "https://<redacted>@collector.example:4318/v1/metrics?<redacted>";
+
+#[test]
+fn otlp_config_debug_hides_header_values_userinfo_and_query() {
+    let mut otlp = OtlpConfig::http(SECRET_ENDPOINT);
+    otlp.headers = vec![
+        ("authorization".into(), "Bearer t0psecret".into()),
+        ("x-tenant".into(), "acme-private".into()),
+    ];
+    let mut config = TelemetryConfig::new("code");
+    config.otlp = Some(otlp.clone());
+    for shown in [format!("{otlp:?}"), format!("{config:#?}")] {
+        for secret in ["t0psecret", "acme-private", "hunter2", "k3y"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains(SHOWN_ENDPOINT), "{shown}");
+        assert!(shown.contains("authorization: <redacted>"), "{shown}");
+        assert!(shown.contains("x-tenant: <redacted>"), "{shown}");
+    }
+}
+
+#[test]
+fn an_invalid_endpoint_is_named_with_its_secrets_redacted() {
+    let cases = [
+        (
+            "ftp://user:hunter2@c:21/?api_key=k3y",
+            "ftp://<redacted>@c:21/?<redacted>",
+        ),
+        (
+            "http://user:hunter2@/?api_key=k3y",
+            "<redacted> (not a URL)",
+        ),
+        ("not a url?api_key=k3y", "<redacted> (not a URL)"),
+        ("not a url", "not a url"),
+    ];
+    for (endpoint, shown) in cases {
+        match apply(&[("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)]) {
+            Err(ConfigError::Invalid {
+                variable, value, ..
+            }) => assert_eq!(
+                (&variable[..], &value[..]),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", shown)
+            ),
+            other => panic!("{endpoint} gave {other:?}"),
+        }
+    }
+}
+
+/// A `Write` into a shared buffer: what a log subscriber printed.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn endpoints_are_logged_redacted() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let endpoint = "http://user:hunter2@127.0.0.1:1/v1/metrics?api_key=k3y";
+    let client = tracing::subscriber::with_default(subscriber, || {
+        TelemetryClient::builder("code")
+            .otlp(OtlpConfig::http(endpoint))
+            .traces(OtlpConfig::http(endpoint))
+            .shutdown_timeout(Duration::from_millis(200))
+            .build()
+            .unwrap()
+    });
+    let _ = client.shutdown();
+    let logged = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        !logged.contains("hunter2") && !logged.contains("k3y"),
+        "{logged}"
+    );
+    assert_eq!(
+        logged
+            .matches("http://<redacted>@127.0.0.1:1/v1/metrics?<redacted>")
+            .count(),
+        2,
+        "{logged}"
+    );
+}
+
+#[test]
+fn an_exporter_build_error_shows_the_endpoint_redacted() {
+    let error = telemetry::BuildError::Exporter {
+        endpoint: SECRET_ENDPOINT.into(),
+        reason: format!("invalid URI {SECRET_ENDPOINT}"),
+    };
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "cannot build the OTLP exporter for {SHOWN_ENDPOINT}: invalid URI {SHOWN_ENDPOINT}"
+        )
+    );
+    let debug = format!("{error:?}");
+    assert!(
+        !debug.contains("hunter2") && !debug.contains("k3y"),
+        "{debug}"
+    );
+    assert!(debug.contains(SHOWN_ENDPOINT), "{debug}");
+}
+
+#[test]
+fn bridge_credentials_never_show_in_debug() {
+    let addr = "127.0.0.1:0".parse().unwrap();
+    let basic = PrometheusConfig {
+        auth: Some(BridgeAuth::Basic {
+            user: "prom".into(),
+            password: "pa55word".into(),
+        }),
+        ..PrometheusConfig::new(addr)
+    };
+    let bearer = TelemetryClient::builder("code")
+        .with_env_from(|name| {
+            (name == "TELEMETRY_PROMETHEUS_BEARER_TOKEN").then(|| "t0ken-value".to_owned())
+        })
+        .unwrap()
+        .prometheus(addr);
+    let shown = format!("{basic:?} {bearer:?}");
+    assert!(
+        !shown.contains("pa55word") && !shown.contains("t0ken-value"),
+        "{shown}"
+    );
+    assert!(shown.contains("Basic(prom:<redacted>)"), "{shown}");
+    assert!(shown.contains("Bearer(<redacted>)"), "{shown}");
 }

@@ -349,6 +349,73 @@ fn bearer_and_basic_auth() {
     client.shutdown().unwrap();
 }
 
+/// The status of a scrape sending `authorization` (no header when `None`).
+fn scrape_status(addr: SocketAddr, authorization: Option<&str>) -> u16 {
+    let header = authorization
+        .map(|value| format!("Authorization: {value}\r\n"))
+        .unwrap_or_default();
+    http_get(
+        addr,
+        &format!("GET /metrics HTTP/1.1\r\nHost: t\r\n{header}Connection: close\r\n\r\n"),
+    )
+    .0
+}
+
+#[test]
+fn auth_scheme_is_case_insensitive_and_credentials_must_match_exactly() {
+    let client = bridge_client(PrometheusConfig {
+        auth: Some(BridgeAuth::Bearer("s3cret".into())),
+        ..PrometheusConfig::new(loopback())
+    });
+    let addr = client.prometheus_addr().unwrap();
+    let cases = [
+        (Some("bearer s3cret"), 200),
+        (Some("Bearer s3cret"), 200),
+        (Some("BEARER s3cret"), 200),
+        (Some("bEaReR   s3cret"), 200),
+        (Some("Bearer s3cre"), 401),
+        (Some("Bearer s3cret0"), 401),
+        (Some("Bearer S3CRET"), 401),
+        (Some("Bearers3cret"), 401),
+        (Some("Basic s3cret"), 401),
+        (Some("s3cret"), 401),
+        (Some("Bearer"), 401),
+        (None, 401),
+    ];
+    for (authorization, expected) in cases {
+        assert_eq!(
+            scrape_status(addr, authorization),
+            expected,
+            "{authorization:?}"
+        );
+    }
+    client.shutdown().unwrap();
+
+    let client = bridge_client(PrometheusConfig {
+        auth: Some(BridgeAuth::Basic {
+            user: "prom".into(),
+            password: "pw".into(),
+        }),
+        ..PrometheusConfig::new(loopback())
+    });
+    let addr = client.prometheus_addr().unwrap();
+    // "prom:pw" in base64; the encoding itself is case-sensitive.
+    for (authorization, expected) in [
+        ("basic cHJvbTpwdw==", 200),
+        ("BASIC cHJvbTpwdw==", 200),
+        ("Basic cHJvbTpwdw=", 401),
+        ("Basic chjvbtpwdw==", 401),
+        ("Bearer cHJvbTpwdw==", 401),
+    ] {
+        assert_eq!(
+            scrape_status(addr, Some(authorization)),
+            expected,
+            "{authorization}"
+        );
+    }
+    client.shutdown().unwrap();
+}
+
 #[test]
 fn push_and_pull_run_together_from_one_client() {
     let receiver = grpc_receiver();
