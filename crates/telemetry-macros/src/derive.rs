@@ -172,6 +172,17 @@ fn parse_field(prefix: &str, field: &syn::Field) -> syn::Result<MetricField> {
     })
 }
 
+/// `tokens` with every token at `span`.
+fn respanned(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut token| {
+            token.set_span(span);
+            token
+        })
+        .collect()
+}
+
 /// What `#[metrics(...)]` on the struct says.
 struct StructOptions {
     /// The namespace, checked.
@@ -197,7 +208,7 @@ fn parse_struct_options(input: &DeriveInput) -> syn::Result<StructOptions> {
                 krate = meta.value()?.parse::<LitStr>()?.parse()?;
                 Ok(())
             } else {
-                Err(meta.error("expected `prefix = \"...\"`"))
+                Err(meta.error("expected `prefix = \"...\"` or `crate = \"...\"`"))
             }
         })?;
     }
@@ -254,16 +265,20 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         let ty = &f.ty;
         let unit = &f.unit;
         let observable = f.observable;
-        // The paths are spelled out inside quote_spanned! so that the whole call carries
-        // the span of what it checks: a failing const evaluation points there.
+        // The whole call, the SDK's path included, carries the span of what it checks: a
+        // failing const evaluation points there.
+        let at = |span: Span| respanned(tp.clone(), span);
+        let (ty_tp, unit_tp) = (at(ty.span()), at(unit.span()));
         let mut checks = vec![
-            quote_spanned! {ty.span()=> const _: () = #tp::check_observable::<#ty>(#observable); },
-            quote_spanned! {unit.span()=> const _: () = #tp::check_unit_for::<#ty>(#unit); },
+            quote_spanned! {ty.span()=> const _: () = #ty_tp::check_observable::<#ty>(#observable); },
+            quote_spanned! {unit.span()=> const _: () = #unit_tp::check_unit_for::<#ty>(#unit); },
         ];
         if let Some((_, span)) = &f.buckets {
+            let tp = at(*span);
             checks.push(quote_spanned! {*span=> const _: () = #tp::check_buckets_for::<#ty>(); });
         }
         if let Some(limit) = &f.limit {
+            let tp = at(limit.span());
             checks.push(
                 quote_spanned! {limit.span()=> const _: () = #tp::check_limit_for::<#ty>(#limit); },
             );
@@ -344,7 +359,7 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     let new_doc = format!(
         "Creates every metric of `{prefix}` on `client`: closed attribute sets are bound and seeded now. On a disabled client every instrument is a no-op."
     );
-    let instance_doc = "Like `new`, for one of several instances of this component in the process: every series carries `component.instance=<instance>`.";
+    let instance_doc = "Like `new`, for one of a handful of long-lived instances of this component (shards, chains): every series carries `component.instance=<instance>`. Copies with the same instance share their series. At most `telemetry::MAX_COMPONENT_INSTANCES` instances (the plain `new` counts as one) have series of their own at once, retired ones included; the others record into the metric's `otel.metric.overflow` series, counted. For one struct per connection or peer, use `new`: copies add up.";
     let entry = format_ident!("__TELEMETRY_CATALOG_{}", name.to_string().to_uppercase());
 
     Ok(quote! {

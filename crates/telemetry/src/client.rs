@@ -665,7 +665,7 @@ impl TelemetryBuilder {
         let own_meter = ComponentMeter::pipeline(
             provider.meter_with_scope(scope("telemetry")),
             limits.clone(),
-            Arc::new(SeriesRegistry::new(retention, None)),
+            Arc::new(SeriesRegistry::new(retention, None, config.otlp.is_some())),
         );
         let health = Arc::new(Health::new(&own_meter));
         let tracing = TracingPipeline::build(&config, &resource, runtime.handle(), &own_meter)?;
@@ -702,7 +702,11 @@ impl TelemetryBuilder {
         };
         let shared = Arc::new(Shared {
             only_reader,
-            series: Arc::new(SeriesRegistry::new(retention, Some(health.clone()))),
+            series: Arc::new(SeriesRegistry::new(
+                retention,
+                Some(health.clone()),
+                config.otlp.is_some(),
+            )),
             health,
             include: config.include_metrics.clone(),
             exclude: config.exclude_metrics.clone(),

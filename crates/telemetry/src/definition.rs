@@ -179,9 +179,11 @@ impl MetricInfo {
     }
 }
 
-/// How many instances of one component a process may run before their series overflow.
-/// Each instance adds a `component.instance` attribute (see the `new_instance`
-/// constructor that [`#[derive(Metrics)]`](derive@crate::Metrics) generates).
+/// How many instances of one component have series of their own on one client at once
+/// (live or retired, the plain `new` counting as one) before further instances record into
+/// the metric's overflow series. Each instance adds a `component.instance` attribute (see
+/// the `new_instance` constructor that [`#[derive(Metrics)]`](derive@crate::Metrics)
+/// generates); the lifecycle rules are in `docs/architecture.md`.
 pub const MAX_COMPONENT_INSTANCES: usize = 4;
 
 /// A component's metrics: one struct, one field per metric, implemented by
@@ -309,10 +311,15 @@ pub const fn check_buckets_for<F: Field>() {
     }
 }
 
-/// Fails the build on a cardinality limit above the one the attributes give.
+/// Fails the build on a cardinality limit above the one the attributes give, or, on a
+/// recorded metric with closed attributes (every combination is a series from the start),
+/// below their combinations.
 #[doc(hidden)]
 pub const fn check_limit_for<F: Field>(limit: usize) {
     if limit > derived_limit::<F::Attributes>() {
         panic!("a cardinality limit may only lower the one the attributes give");
+    }
+    if !F::OBSERVABLE && F::Attributes::CLOSED && limit < F::Attributes::COMBINATIONS {
+        panic!("a recorded metric with closed attributes has every combination as a series from the start: its cardinality limit cannot be below their number");
     }
 }

@@ -24,12 +24,14 @@ use crate::health::Drops;
 use crate::meter::ComponentMeter;
 use crate::observable::ObservableKind;
 use crate::self_telemetry::DropReason;
-use crate::series::{SeriesLease, SeriesRegistry};
+use crate::series::{SeriesLease, SeriesLimit, SeriesRegistry};
 
 /// Values typed instruments accept.
-pub trait MeasureValue: CellValue + crate::__private::Sealed {
+pub trait MeasureValue: CellValue + PartialOrd + crate::__private::Sealed {
     /// Zero, used to seed sums so every series exists before its first event.
     const ZERO: Self;
+    /// `self - other` (wrapping for integers).
+    fn minus(self, other: Self) -> Self;
     /// Why this value must be dropped, if it must (NaN, infinities, negative increments).
     fn invalid(self, monotonic: bool) -> Option<DropReason>;
 }
@@ -40,6 +42,9 @@ impl crate::__private::Sealed for f64 {}
 
 impl MeasureValue for u64 {
     const ZERO: Self = 0;
+    fn minus(self, other: Self) -> Self {
+        self.wrapping_sub(other)
+    }
     #[inline(always)]
     fn invalid(self, _monotonic: bool) -> Option<DropReason> {
         None
@@ -48,6 +53,9 @@ impl MeasureValue for u64 {
 
 impl MeasureValue for i64 {
     const ZERO: Self = 0;
+    fn minus(self, other: Self) -> Self {
+        self.wrapping_sub(other)
+    }
     #[inline(always)]
     fn invalid(self, _monotonic: bool) -> Option<DropReason> {
         None
@@ -56,6 +64,9 @@ impl MeasureValue for i64 {
 
 impl MeasureValue for f64 {
     const ZERO: Self = 0.0;
+    fn minus(self, other: Self) -> Self {
+        self - other
+    }
     #[inline(always)]
     fn invalid(self, monotonic: bool) -> Option<DropReason> {
         if self.is_nan() {
@@ -224,65 +235,7 @@ enum Path<K: SyncKind> {
     Bound(Box<[BoundOf<K>]>),
     /// An unbounded attribute: the SDK instrument and its attribute lookup, with the
     /// attribute sets seen so far (to notice the cardinality limit).
-    Unbound(K::Otel, SeriesLimit),
-}
-
-/// Tracks distinct attribute sets of an unbounded metric up to its limit, as the SDK holds
-/// them, so that values past it (which the SDK folds into its overflow series) are counted
-/// and logged.
-struct SeriesLimit {
-    metric: &'static str,
-    limit: usize,
-    seen: std::sync::Mutex<SeenSets>,
-    health: Option<Arc<crate::health::Health>>,
-    /// Whether every reader has delta temporality for this metric (no bridge): the SDK then
-    /// forgets, at each collection, the sets not recorded into since the one before.
-    forgets: bool,
-}
-
-/// The attribute sets (hashed) the SDK holds for an unbounded metric.
-#[derive(Default)]
-struct SeenSets {
-    /// Every set the SDK holds.
-    held: std::collections::HashSet<u64>,
-    /// Sets recorded into since the last collection (delta only).
-    recorded: std::collections::HashSet<u64>,
-    /// The export count at the last collection seen (delta only).
-    exports: u64,
-}
-
-impl SeriesLimit {
-    fn check(&self, attributes: &[KeyValue]) {
-        use std::hash::{BuildHasher, RandomState};
-        static HASHER: std::sync::OnceLock<RandomState> = std::sync::OnceLock::new();
-        let hash = HASHER.get_or_init(RandomState::new).hash_one(attributes);
-        let mut guard = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        let sets = &mut *guard;
-        if let (true, Some(health)) = (self.forgets, &self.health) {
-            let exports = health.exports();
-            if sets.exports != exports {
-                // One collection: the SDK kept the sets recorded into since the one before.
-                // More than one: it kept none.
-                sets.held = if exports - sets.exports == 1 {
-                    std::mem::take(&mut sets.recorded)
-                } else {
-                    Default::default()
-                };
-                sets.recorded.clear();
-                sets.exports = exports;
-            }
-        }
-        let admitted = sets.held.contains(&hash) || sets.held.len() < self.limit;
-        if admitted {
-            sets.held.insert(hash);
-            if self.forgets {
-                sets.recorded.insert(hash);
-            }
-        } else if let Some(health) = &self.health {
-            drop(guard);
-            health.overflowed(self.metric, self.limit);
-        }
-    }
+    Unbound(K::Otel, Arc<SeriesLimit>),
 }
 
 /// What a live (enabled) instrument holds.
@@ -364,14 +317,7 @@ impl<K: SyncKind, A: AttributeSet> Instrument<K, A> {
         };
         let mut cells = None;
         let path = if !A::CLOSED {
-            let limit = SeriesLimit {
-                metric: info.name,
-                limit: info.cardinality_limit,
-                seen: Default::default(),
-                health,
-                forgets,
-            };
-            Path::Unbound(K::build(meter, info), limit)
+            Path::Unbound(K::build(meter, info), series.limit(info, health, forgets))
         } else {
             let attributes = || combinations().collect();
             match K::cells(series, meter, info, instance.clone(), &attributes) {
@@ -380,6 +326,7 @@ impl<K: SyncKind, A: AttributeSet> Instrument<K, A> {
                     Path::Cells { _lease: lease }
                 }
                 None => {
+                    series.bind_histogram(info, &instance);
                     let histogram = K::build(meter, info);
                     Path::Bound(
                         combinations()

@@ -8,19 +8,29 @@
 //!
 //! - [`CellSeries`]: the atomic cells of counters, up-down counters and gauges, one store
 //!   per component instance. Copies with the same instance share the store, so their counts
-//!   add up. When the last copy of an instance drops, its store is retired: still reported
-//!   (its final value reaches every reader) until the client's retention has passed and at
-//!   least one collection has read it, then forgotten. A copy created before that takes the
-//!   store back, so a counter never goes backwards while its series lives.
+//!   add up. When the last copy of an instance drops, its store is retired: still reported,
+//!   final values included, until the client's retention has passed and a collection that
+//!   may forget (below) has read it; that kind of collection then forgets it. A copy created
+//!   before that takes the store back, so a counter never goes backwards while its series
+//!   lives.
 //! - [`ObservedSeries`]: the callbacks of observable fields. A dropped copy's callback is
-//!   removed at once and never runs again. Copies' observations of one attribute set add
-//!   up (sums) or the last one wins (gauges).
+//!   removed at once. Copies' observations of one attribute set add up (sums) or the last
+//!   one wins (gauges). A monotonic sum never reports less than it did (a copy dropped, a
+//!   source reset): the difference is carried as an offset while the series lives.
+//! - [`SeriesLimit`]: the attribute sets of an unbounded metric recorded through the SDK,
+//!   one per metric name, so that the values the SDK folds into its overflow series are
+//!   counted.
 //!
-//! Both hold a metric to its cardinality limit on every path, the same way: cell stores
-//! past the instance limit share one overflow store, observed attribute sets past the
-//! limit are folded into one series; each is `otel.metric.overflow=true` and is counted in
-//! `telemetry.metric.cardinality_overflows`. An observed attribute set keeps its series as
-//! long as it is observed, so which sets have series does not change between collections.
+//! Which collections may forget: the SDK's delta sums subtract the last reported value in
+//! `u64`, so a series must be absent from one collection of the OTLP reader before it may
+//! come back lower. With an OTLP reader, only its collections (on its own thread) forget a
+//! series; without one (the bridge, the test kit: cumulative readers), any collection does.
+//!
+//! Every path holds a metric to its cardinality limit the same way: instances past the
+//! instance limit and observed sets past the limit are folded into one
+//! `otel.metric.overflow=true` series (their sum, for a gauge one of their values), each
+//! counted in `telemetry.cardinality.overflows`. An observed set keeps its series as long
+//! as it is observed, so which sets have series does not change between collections.
 
 use std::any::Any;
 use std::collections::{HashMap, HashSet};
@@ -46,6 +56,12 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Whether the running collection may forget series it no longer reports (see the module
+/// documentation): any collection when no OTLP reader collects, else only the OTLP reader's.
+fn may_forget(otlp: bool) -> bool {
+    !otlp || std::thread::current().name() == Some("OpenTelemetry.Metrics.PeriodicReader")
+}
+
 /// A registration kept for the client's life: the shared series and the SDK instrument
 /// whose one callback reports them.
 type Registered<S> = (Arc<S>, Observation);
@@ -54,25 +70,51 @@ type Registered<S> = (Arc<S>, Observation);
 pub struct SeriesRegistry {
     retention: Duration,
     health: Option<Arc<Health>>,
+    /// Whether an OTLP reader collects.
+    otlp: bool,
     cells: Mutex<HashMap<&'static str, Registered<CellSeries>>>,
     observed: Mutex<HashMap<&'static str, Registered<dyn Any + Send + Sync>>>,
+    limits: Mutex<HashMap<&'static str, Arc<SeriesLimit>>>,
+    /// The instances each histogram has bound (the SDK keeps their series).
+    histograms: Mutex<HashMap<&'static str, HashSet<Option<KeyValue>>>>,
 }
 
 impl SeriesRegistry {
     /// A registry whose retired series stay reported for `retention`; overflows are counted
     /// in `health` (absent for the pipeline's own metrics, which are created before it).
-    pub(crate) fn new(retention: Duration, health: Option<Arc<Health>>) -> Self {
+    pub(crate) fn new(retention: Duration, health: Option<Arc<Health>>, otlp: bool) -> Self {
         Self {
             retention,
             health,
+            otlp,
             cells: Mutex::default(),
             observed: Mutex::default(),
+            limits: Mutex::default(),
+            histograms: Mutex::default(),
+        }
+    }
+
+    /// Notes that a histogram binds `instance`'s series: past the instances its limit holds,
+    /// the SDK folds them into its overflow series, and that is counted once per instance.
+    pub(crate) fn bind_histogram(&self, info: &'static MetricInfo, instance: &Option<KeyValue>) {
+        let combinations = info.closed_series().unwrap_or(1).max(1);
+        let max = (info.cardinality_limit / combinations).clamp(1, MAX_COMPONENT_INSTANCES);
+        let mut histograms = lock(&self.histograms);
+        let bound = histograms.entry(info.name).or_default();
+        if bound.contains(instance) {
+            return;
+        }
+        if bound.len() < max {
+            bound.insert(instance.clone());
+        } else if let Some(health) = &self.health {
+            drop(histograms);
+            health.overflowed(info.name, info.cardinality_limit);
         }
     }
 
     /// The cells of `instance` for `info`, reported by observable kind `O`: the store the
-    /// instance's live copies already use, or a new one (the overflow store past the
-    /// instance limit). Recording stays on them while the lease lives.
+    /// instance's copies already use, or a new one (an overflow store past the instance
+    /// limit). Recording stays on them while the lease lives.
     pub(crate) fn cells<O: ObservableKind>(
         &self,
         meter: &otel::Meter,
@@ -91,6 +133,8 @@ impl SeriesRegistry {
                     combinations: attributes().len().max(1),
                     retention: self.retention,
                     health: self.health.clone(),
+                    otlp: self.otlp,
+                    settle: settle::<O::Value>,
                     state: Mutex::default(),
                 });
                 let reported = series.clone();
@@ -121,10 +165,12 @@ impl SeriesRegistry {
                 let series = Arc::new(ObservedSeries::<O::Value> {
                     info,
                     sum: !O::KIND.is_gauge(),
+                    monotonic: O::KIND.is_monotonic(),
+                    otlp: self.otlp,
                     health: self.health.clone(),
                     callbacks: Mutex::default(),
                     next_id: AtomicU64::new(0),
-                    admitted: Mutex::default(),
+                    state: Mutex::default(),
                 });
                 let collected = series.clone();
                 let handle = O::register(
@@ -144,6 +190,28 @@ impl SeriesRegistry {
         lock(&series.callbacks).push((id, callback));
         Observation::new(Box::new(CallbackGuard { series, id }))
     }
+
+    /// The attribute sets of the unbounded metric `info`, shared by all its copies and
+    /// instances (the SDK holds them per metric); `forgets` as for [`SeriesLimit`].
+    pub(crate) fn limit(
+        &self,
+        info: &'static MetricInfo,
+        health: Option<Arc<Health>>,
+        forgets: bool,
+    ) -> Arc<SeriesLimit> {
+        lock(&self.limits)
+            .entry(info.name)
+            .or_insert_with(|| {
+                Arc::new(SeriesLimit {
+                    metric: info.name,
+                    limit: info.cardinality_limit,
+                    seen: Mutex::default(),
+                    health,
+                    forgets,
+                })
+            })
+            .clone()
+    }
 }
 
 /// One component instance's cells.
@@ -154,18 +222,23 @@ struct Entry {
     leases: usize,
     /// Set when the last copy dropped.
     retired: Option<Retired>,
+    /// Whether the instance records into the overflow series.
+    overflow: bool,
 }
 
 struct Retired {
     at: Instant,
-    /// Whether a collection has reported the store since.
+    /// Whether a collection that may forget has reported the store since.
     reported: bool,
 }
 
 #[derive(Default)]
 struct CellState {
     entries: Vec<Entry>,
-    overflow: Option<Arc<CellStore>>,
+    /// What overflowed instances of a monotonic sum recorded before they were dropped.
+    settled: AtomicU64,
+    /// Whether any instance ever overflowed.
+    overflowed: bool,
 }
 
 /// The cell stores of one counter, up-down counter or gauge, by component instance.
@@ -175,7 +248,16 @@ pub struct CellSeries {
     combinations: usize,
     retention: Duration,
     health: Option<Arc<Health>>,
+    otlp: bool,
+    /// Adds a store's total to the settled overflow value (the value type's addition).
+    settle: fn(&AtomicU64, &CellStore),
     state: Mutex<CellState>,
+}
+
+fn settle<T: CellValue>(settled: &AtomicU64, store: &CellStore) {
+    if let Some(total) = store.total::<T>(false) {
+        T::add(settled, total);
+    }
 }
 
 impl CellSeries {
@@ -184,111 +266,120 @@ impl CellSeries {
         (self.info.cardinality_limit / self.combinations).clamp(1, MAX_COMPONENT_INSTANCES)
     }
 
-    /// Whether a retired entry has been reported and outlived the retention.
-    fn expired(&self, entry: &Entry, now: Instant) -> bool {
-        entry
-            .retired
-            .as_ref()
-            .is_some_and(|r| r.reported && now.duration_since(r.at) >= self.retention)
-    }
-
     fn acquire(
         self: &Arc<Self>,
         instance: Option<KeyValue>,
         attributes: impl Fn() -> Vec<Vec<KeyValue>>,
     ) -> (Cells, SeriesLease) {
         let mut state = lock(&self.state);
-        let now = Instant::now();
-        state.entries.retain(|e| !self.expired(e, now));
+        let lease = SeriesLease {
+            series: self.clone(),
+            instance: instance.clone(),
+        };
+        // Any entry of the instance, even one due to be forgotten: forgetting is for a
+        // collection to do, or a reader could see the series come back lower.
         if let Some(entry) = state.entries.iter_mut().find(|e| e.instance == instance) {
             entry.leases += 1;
             entry.retired = None;
-            let lease = SeriesLease {
-                series: Some(self.clone()),
-                instance,
-            };
             return (entry.store.cells(), lease);
         }
-        if state.entries.len() < self.max_instances() {
-            let store = Arc::new(CellStore::new(attributes()));
-            let cells = store.cells();
-            state.entries.push(Entry {
-                instance: instance.clone(),
-                store,
-                leases: 1,
-                retired: None,
-            });
-            let lease = SeriesLease {
-                series: Some(self.clone()),
-                instance,
-            };
-            return (cells, lease);
+        let own = state.entries.iter().filter(|e| !e.overflow).count();
+        let overflow = own >= self.max_instances();
+        let store = Arc::new(CellStore::new(if overflow {
+            vec![overflow_attributes(); self.combinations]
+        } else {
+            attributes()
+        }));
+        if overflow {
+            state.overflowed = true;
+            if let Some(health) = &self.health {
+                health.overflowed(self.info.name, self.info.cardinality_limit);
+            }
         }
-        if let Some(health) = &self.health {
-            health.overflowed(self.info.name, self.info.cardinality_limit);
-        }
-        let combinations = self.combinations;
-        let overflow = state.overflow.get_or_insert_with(|| {
-            Arc::new(CellStore::new(vec![overflow_attributes(); combinations]))
+        let cells = store.cells();
+        state.entries.push(Entry {
+            instance,
+            store,
+            leases: 1,
+            retired: None,
+            overflow,
         });
-        (overflow.cells(), SeriesLease::none())
+        (cells, lease)
     }
 
+    /// One copy of `instance` dropped: the last one retires its store. An overflowed
+    /// instance leaves the overflow series at once (a monotonic sum keeps what it counted).
     fn release(&self, instance: &Option<KeyValue>) {
         let mut state = lock(&self.state);
-        if let Some(entry) = state.entries.iter_mut().find(|e| &e.instance == instance) {
-            entry.leases = entry.leases.saturating_sub(1);
-            if entry.leases == 0 {
-                entry.retired = Some(Retired {
-                    at: Instant::now(),
-                    reported: false,
-                });
+        let Some(index) = state.entries.iter().position(|e| &e.instance == instance) else {
+            return;
+        };
+        let entry = &mut state.entries[index];
+        entry.leases = entry.leases.saturating_sub(1);
+        if entry.leases > 0 {
+            return;
+        }
+        if entry.overflow {
+            let entry = state.entries.swap_remove(index);
+            if self.info.kind.is_monotonic() {
+                (self.settle)(&state.settled, &entry.store);
             }
+        } else {
+            entry.retired = Some(Retired {
+                at: Instant::now(),
+                reported: false,
+            });
         }
     }
 
-    /// Reports every instance's cells (retired ones until they expire), then the overflow.
+    /// Reports every instance's cells (retired ones until they are forgotten), then the
+    /// overflow series.
     fn report<T: CellValue>(&self, only_set: bool, instrument: &dyn AsyncInstrument<T>) {
         let mut state = lock(&self.state);
+        let forget = may_forget(self.otlp);
         let now = Instant::now();
-        state.entries.retain(|e| !self.expired(e, now));
+        state.entries.retain(|e| {
+            let expired = e
+                .retired
+                .as_ref()
+                .is_some_and(|r| r.reported && now.duration_since(r.at) >= self.retention);
+            !(forget && expired)
+        });
+        let state = &mut *state;
+        let total = AtomicU64::new(state.settled.load(Ordering::Relaxed));
+        let mut any_overflow = state.overflowed && !only_set;
         for entry in &mut state.entries {
-            if let Some(retired) = &mut entry.retired {
+            if let (Some(retired), true) = (&mut entry.retired, forget) {
                 retired.reported = true;
             }
-            entry.store.report::<T>(only_set, |value, attributes| {
-                instrument.observe(value, attributes)
-            });
-        }
-        if let Some(overflow) = &state.overflow {
-            if let Some(value) = overflow.total::<T>(only_set) {
-                instrument.observe(value, &overflow_attributes());
+            if !entry.overflow {
+                entry.store.report::<T>(only_set, |value, attributes| {
+                    instrument.observe(value, attributes)
+                });
+            } else if let Some(value) = entry.store.total::<T>(only_set) {
+                any_overflow = true;
+                if only_set {
+                    T::store(&total, value);
+                } else {
+                    T::add(&total, value);
+                }
             }
+        }
+        if any_overflow {
+            instrument.observe(T::load(&total), &overflow_attributes());
         }
     }
 }
 
 /// Keeps an instance's cells reported as live; retires them when the last copy drops.
 pub struct SeriesLease {
-    series: Option<Arc<CellSeries>>,
+    series: Arc<CellSeries>,
     instance: Option<KeyValue>,
-}
-
-impl SeriesLease {
-    /// The lease of the overflow store, which lives as long as the client.
-    fn none() -> Self {
-        Self {
-            series: None,
-            instance: None,
-        }
-    }
 }
 
 impl Drop for SeriesLease {
     fn drop(&mut self) {
-        if let Some(series) = &self.series {
-            series.release(&self.instance);
-        }
+        self.series.release(&self.instance);
     }
 }
 
@@ -323,14 +414,54 @@ fn add<T: CellValue>(a: T, b: T) -> T {
 /// A callback of one copy of an observable field, writing into a collection's observations.
 pub(crate) type ObservedCallback<T> = Arc<dyn Fn(&mut Observations<T>) + Send + Sync>;
 
+/// What an observable metric keeps between collections.
+struct ObservedState<T> {
+    /// The attribute sets that hold a series of their own.
+    admitted: HashSet<Vec<KeyValue>>,
+    /// Monotonic sums: the sets in the overflow series (they stay there while observed, so
+    /// their history is never counted twice).
+    overflowed: HashSet<Vec<KeyValue>>,
+    /// Monotonic sums: per reported set, the last value observed and the offset that keeps
+    /// the reported value from going down.
+    floors: HashMap<Vec<KeyValue>, (T, T)>,
+}
+
+impl<T> Default for ObservedState<T> {
+    fn default() -> Self {
+        Self {
+            admitted: HashSet::new(),
+            overflowed: HashSet::new(),
+            floors: HashMap::new(),
+        }
+    }
+}
+
+impl<T: MeasureValue> ObservedState<T> {
+    /// The value to report for `attributes` now: `value`, plus what the series lost when it
+    /// went down (monotonic sums only).
+    fn floored(&mut self, attributes: &[KeyValue], value: T) -> T {
+        let (last, offset) = self
+            .floors
+            .entry(attributes.to_vec())
+            .or_insert((value, T::ZERO));
+        if value < *last {
+            *offset = add(*offset, last.minus(value));
+        }
+        *last = value;
+        add(value, *offset)
+    }
+}
+
 /// The callbacks of one observable metric, and the attribute sets that hold its series.
-pub(crate) struct ObservedSeries<T> {
+pub struct ObservedSeries<T> {
     info: &'static MetricInfo,
     sum: bool,
+    monotonic: bool,
+    otlp: bool,
     health: Option<Arc<Health>>,
     callbacks: Mutex<Vec<(u64, ObservedCallback<T>)>>,
     next_id: AtomicU64,
-    admitted: Mutex<HashSet<Vec<KeyValue>>>,
+    state: Mutex<ObservedState<T>>,
 }
 
 impl<T: MeasureValue> ObservedSeries<T> {
@@ -347,31 +478,69 @@ impl<T: MeasureValue> ObservedSeries<T> {
             values: Vec::new(),
             index: HashMap::new(),
         };
-        for callback in callbacks {
+        for callback in &callbacks {
             callback(&mut observations);
         }
+        self.report(observations, instrument);
+        // The snapshot is dropped after the state's lock is released: a callback whose copy
+        // was dropped meanwhile is dropped here, with whatever it owns.
+        drop(callbacks);
+    }
+
+    /// Reports one collection's merged observations within the cardinality limit.
+    fn report(&self, observations: Observations<T>, instrument: &dyn AsyncInstrument<T>) {
         let limit = self.info.cardinality_limit;
-        let mut admitted = lock(&self.admitted);
+        let mut state = lock(&self.state);
+        let state = &mut *state;
         // Sets not observed now give their series up first, so a newcomer takes a freed
         // series in this same collection.
-        admitted.retain(|attributes| observations.index.contains_key(attributes));
+        state
+            .admitted
+            .retain(|attributes| observations.index.contains_key(attributes));
+        state
+            .overflowed
+            .retain(|attributes| observations.index.contains_key(attributes));
         let mut overflow: Option<T> = None;
         for (attributes, value) in observations.values {
-            if admitted.contains(&attributes) || admitted.len() < limit {
+            let kept_in_overflow = state.overflowed.contains(&attributes);
+            if !kept_in_overflow
+                && (state.admitted.contains(&attributes) || state.admitted.len() < limit)
+            {
+                let value = if self.monotonic {
+                    state.floored(&attributes, value)
+                } else {
+                    value
+                };
                 instrument.observe(value, &attributes);
-                admitted.insert(attributes);
-            } else {
-                overflow = Some(match overflow {
-                    Some(sum) if self.sum => add(sum, value),
-                    _ => value,
-                });
-                if let Some(health) = &self.health {
-                    health.overflowed(self.info.name, limit);
-                }
+                state.admitted.insert(attributes);
+                continue;
+            }
+            overflow = Some(match overflow {
+                Some(sum) if self.sum => add(sum, value),
+                _ => value,
+            });
+            if self.monotonic {
+                state.overflowed.insert(attributes);
+            }
+            if let Some(health) = &self.health {
+                health.overflowed(self.info.name, limit);
             }
         }
         if let Some(value) = overflow {
-            instrument.observe(value, &overflow_attributes());
+            let attributes = overflow_attributes();
+            let value = if self.monotonic {
+                state.floored(&attributes, value)
+            } else {
+                value
+            };
+            instrument.observe(value, &attributes);
+        }
+        if self.monotonic && may_forget(self.otlp) {
+            let overflow = overflow_attributes();
+            state.floors.retain(|attributes, _| {
+                observations.index.contains_key(attributes)
+                    || (attributes == &overflow && !state.overflowed.is_empty())
+            });
         }
     }
 }
@@ -384,6 +553,72 @@ struct CallbackGuard<T> {
 
 impl<T> Drop for CallbackGuard<T> {
     fn drop(&mut self) {
-        lock(&self.series.callbacks).retain(|(id, _)| *id != self.id);
+        let removed = {
+            let mut callbacks = lock(&self.series.callbacks);
+            let index = callbacks.iter().position(|(id, _)| *id == self.id);
+            index.map(|i| callbacks.swap_remove(i))
+        };
+        // Dropped outside the lock: the closure's captures may drop another copy.
+        drop(removed);
+    }
+}
+
+/// Tracks the distinct attribute sets of an unbounded metric up to its limit, as the SDK
+/// holds them (one per metric name, whatever the copies and instances), so that values past
+/// it (which the SDK folds into its overflow series) are counted and logged.
+pub struct SeriesLimit {
+    metric: &'static str,
+    limit: usize,
+    seen: Mutex<SeenSets>,
+    health: Option<Arc<Health>>,
+    /// Whether every reader has delta temporality for this metric (no bridge): the SDK then
+    /// forgets, at each collection, the sets not recorded into since the one before.
+    forgets: bool,
+}
+
+/// The attribute sets (hashed) the SDK holds for an unbounded metric.
+#[derive(Default)]
+struct SeenSets {
+    /// Every set the SDK holds.
+    held: HashSet<u64>,
+    /// Sets recorded into since the last collection (delta only).
+    recorded: HashSet<u64>,
+    /// The export count at the last collection seen (delta only).
+    exports: u64,
+}
+
+impl SeriesLimit {
+    /// Notes a measurement with `attributes`; counts it when the SDK will fold it into the
+    /// overflow series.
+    pub(crate) fn check(&self, attributes: &[KeyValue]) {
+        use std::hash::{BuildHasher, RandomState};
+        static HASHER: std::sync::OnceLock<RandomState> = std::sync::OnceLock::new();
+        let hash = HASHER.get_or_init(RandomState::new).hash_one(attributes);
+        let mut guard = lock(&self.seen);
+        let sets = &mut *guard;
+        if let (true, Some(health)) = (self.forgets, &self.health) {
+            let exports = health.exports();
+            if sets.exports != exports {
+                // One collection: the SDK kept the sets recorded into since the one before.
+                // More than one: it kept none.
+                sets.held = if exports - sets.exports == 1 {
+                    std::mem::take(&mut sets.recorded)
+                } else {
+                    HashSet::new()
+                };
+                sets.recorded.clear();
+                sets.exports = exports;
+            }
+        }
+        let admitted = sets.held.contains(&hash) || sets.held.len() < self.limit;
+        if admitted {
+            sets.held.insert(hash);
+            if self.forgets {
+                sets.recorded.insert(hash);
+            }
+        } else if let Some(health) = &self.health {
+            drop(guard);
+            health.overflowed(self.metric, self.limit);
+        }
     }
 }

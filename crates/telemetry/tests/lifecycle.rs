@@ -530,3 +530,83 @@ fn delta_intervals_free_the_sets_the_sdk_forgot() {
     );
     client.shutdown().unwrap();
 }
+
+/// Jobs finished, read at each collection (two copies in the test below).
+#[derive(Metrics)]
+#[metrics(prefix = "node.lifecycle.jobs")]
+struct JobMetrics {
+    /// Jobs finished.
+    #[metric(unit = "{job}")]
+    finished: telemetry::ObservableCounter<u64, ()>,
+}
+
+/// Under delta temporality the SDK subtracts a sum's last value in u64: a monotonic sum that
+/// went down would kill the reader thread (debug) or export ~1.8e19 (release). With the
+/// bridge beside the OTLP reader, copies that come and go and a component dropped and
+/// recreated never make a delta negative: every export succeeds with the exact deltas.
+#[test]
+fn deltas_never_go_negative_as_components_come_and_go() {
+    let receiver = grpc_receiver();
+    let client = TelemetryClient::builder("churn")
+        .prometheus("127.0.0.1:0".parse().unwrap())
+        .otlp(OtlpConfig {
+            temporality: opentelemetry_sdk::metrics::Temporality::Delta,
+            ..OtlpConfig::grpc(format!("http://{}", receiver.addr))
+        })
+        .export_interval(Duration::from_secs(3600))
+        .series_retention(Duration::ZERO)
+        .build()
+        .unwrap();
+    let bridge = client.prometheus_addr().unwrap();
+    let jobs = |finished: u64| {
+        JobMetrics::new(
+            &client,
+            JobMetricsCallbacks {
+                finished: Callback::new(move |o| o.observe(finished, ())),
+            },
+        )
+    };
+    let export = || {
+        client.force_flush().expect("export");
+        receiver.received.last_request().unwrap()
+    };
+    let first = jobs(100);
+    let second = jobs(50);
+    assert_eq!(
+        point_value(&export(), "node.lifecycle.jobs.finished", &[]),
+        Some(150.0)
+    );
+    drop(second);
+    scrape(bridge);
+    assert_eq!(
+        point_value(&export(), "node.lifecycle.jobs.finished", &[]),
+        Some(0.0)
+    );
+    drop(first);
+
+    let peer = [("test.kind", "a"), ("component.instance", "peer")];
+    let events = LifecycleMetrics::new_instance(&client, "peer").events;
+    events.add(5, (Kind::A,));
+    drop(events);
+    // The bridge's scrapes never forget a series the OTLP reader has not seen go.
+    scrape(bridge);
+    assert_eq!(
+        point_value(&export(), "node.lifecycle.events", &peer),
+        Some(5.0)
+    );
+    scrape(bridge);
+    // Read by the OTLP reader after the drop, and the retention over: forgotten now (the
+    // SDK closes a vanished delta series with one 0, then it is absent).
+    let last = point_value(&export(), "node.lifecycle.events", &peer);
+    assert_eq!(last.unwrap_or(0.0), 0.0);
+    scrape(bridge);
+    assert_eq!(point_value(&export(), "node.lifecycle.events", &peer), None);
+    let events = LifecycleMetrics::new_instance(&client, "peer").events;
+    events.add(1, (Kind::A,));
+    scrape(bridge);
+    assert_eq!(
+        point_value(&export(), "node.lifecycle.events", &peer),
+        Some(1.0)
+    );
+    client.shutdown().unwrap();
+}

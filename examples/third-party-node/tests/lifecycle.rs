@@ -148,7 +148,9 @@ fn two_live_copies_of_an_observable_add_up_and_a_dropped_callback_never_runs_aga
         3,
         "the dropped copy's callback ran"
     );
-    assert_eq!(snapshot.u64_value("mynode.jobs.finished", &[]), Some(100));
+    // A monotonic sum never goes down (under delta temporality the SDK would subtract in
+    // u64): what the dropped copy counted stays counted. A gauge shows what is left.
+    assert_eq!(snapshot.u64_value("mynode.jobs.finished", &[]), Some(150));
     assert_eq!(snapshot.u64_value("mynode.jobs.waiting", &[]), Some(3));
     drop(first);
     let snapshot = telemetry.collect();
@@ -225,6 +227,10 @@ fn two_thousand_short_lived_instances_keep_the_series_bounded_and_lose_nothing()
     assert!(snapshot.value("mynode.conn.requests", &overflow).unwrap() > 0.0);
     // And the overflow is counted.
     assert!(overflows(&snapshot, "mynode.conn.requests") >= 1996.0);
+    // The histogram's instances past the limit land in the SDK's overflow series: counted.
+    assert!(overflows(&snapshot, "mynode.conn.latency") >= 1996.0);
+    let latency_sets = snapshot.attribute_sets("mynode.conn.latency");
+    assert!(latency_sets.len() <= ConnMetrics::DEFINITIONS[3].cardinality_limit + 1);
 }
 
 #[test]
@@ -266,12 +272,21 @@ fn observed_sets_past_the_limit_fold_into_a_counted_overflow_and_keep_their_seri
     disks.lock().unwrap().reverse();
     let snapshot = telemetry.collect();
     assert_eq!(names(&snapshot), ["sda", "sdb", "sdc", "true"]);
-    // A set no longer observed gives its series to the next newcomer.
-    disks.lock().unwrap().retain(|(disk, _)| *disk != "sdb");
+    // A set no longer observed gives its series up; the sets in the overflow series of a
+    // monotonic sum stay there while observed (their history is never counted twice), and
+    // the overflow series never goes down when one of them leaves.
+    disks
+        .lock()
+        .unwrap()
+        .retain(|(disk, _)| !["sdb", "sdd"].contains(disk));
     let snapshot = telemetry.collect();
-    // (Observed in reverse now: sde is the first newcomer.)
-    assert_eq!(names(&snapshot), ["sda", "sdc", "sde", "true"]);
-    assert_eq!(snapshot.u64_value("mynode.disk.read", &overflow), Some(4));
+    assert_eq!(names(&snapshot), ["sda", "sdc", "true"]);
+    assert_eq!(snapshot.u64_value("mynode.disk.read", &overflow), Some(9));
+    // A newcomer takes the freed series.
+    disks.lock().unwrap().push(("sdf", 6));
+    let snapshot = telemetry.collect();
+    assert_eq!(names(&snapshot), ["sda", "sdc", "sdf", "true"]);
+    assert_eq!(snapshot.u64_value("mynode.disk.read", &overflow), Some(9));
 }
 
 #[test]
