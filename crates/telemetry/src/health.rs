@@ -163,7 +163,8 @@ impl Health {
     }
 
     /// How many metrics exports have been attempted: with a delta-only pipeline, each one
-    /// follows a collection after which the SDK forgets every attribute set.
+    /// follows a collection after which the SDK forgets the attribute sets not recorded
+    /// into since the collection before.
     pub(crate) fn exports(&self) -> u64 {
         self.exports.load(Ordering::Acquire)
     }

@@ -196,7 +196,8 @@ impl<K: ObservableKind, A: AttributeSet> Field for Observable<K, A> {
     }
 }
 
-/// Keeps an observable instrument registered; the callback runs while the client lives.
+/// Keeps an observable instrument's callback registered: it runs at each collection while
+/// this value lives, and never after it is dropped.
 #[doc(hidden)]
 pub struct Observation {
     _handle: Option<Box<dyn Any + Send + Sync>>,
