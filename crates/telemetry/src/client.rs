@@ -250,7 +250,11 @@ impl Pipeline {
         }
         let provider = self.provider.clone();
         let metrics = Box::new(move || provider.shutdown());
-        let signals = self.tracing.shutdowns(self.shutdown_timeout);
+        // The providers' own deadline comes a second after ours: a stalled signal is then
+        // always our timeout, never the SDK's error text racing it to the same instant.
+        let signals = self
+            .tracing
+            .shutdowns(self.shutdown_timeout + Duration::from_secs(1));
         let result =
             finish_signals(self.shutdown_timeout, signals, metrics).map_err(|error| match error {
                 Bounded::Timeout(timeout) => ShutdownError::Timeout(timeout),
