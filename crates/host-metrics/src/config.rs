@@ -256,7 +256,9 @@ fn patterns(variable: &str, value: &str) -> Result<Vec<String>, ConfigError> {
         .map(str::trim)
         .filter(|p| !p.is_empty())
         .map(|p| {
-            if p.chars().any(|c| c.is_control()) || p[..p.len() - 1].contains('*') {
+            // Only a trailing `*` is allowed (no byte slicing: the value may be any UTF-8).
+            let body = p.strip_suffix('*').unwrap_or(p);
+            if p.chars().any(|c| c.is_control()) || body.contains('*') {
                 Err(invalid(
                     variable,
                     p,
@@ -304,6 +306,8 @@ mod tests {
             ("TELEMETRY_HOST_METRICS_GROUPS", "cpu,gpu"),
             ("TELEMETRY_HOST_METRICS_DEVICES", "s*d"),
             ("TELEMETRY_HOST_METRICS_MIN_INTERVAL", "1s"),
+            ("TELEMETRY_HOST_METRICS_EXCLUDE_MOUNTPOINTS", "/mnt/*café"),
+            ("TELEMETRY_HOST_METRICS_INTERFACES", "é*é"),
         ] {
             let error = HostMetricsConfig::default()
                 .apply_env(|n| (n == variable).then(|| value.to_owned()))
@@ -311,5 +315,23 @@ mod tests {
                 .to_string();
             assert!(error.contains(variable), "{error}");
         }
+    }
+
+    /// Patterns are UTF-8, not bytes: a name ending in a multi-byte character (which once
+    /// panicked on a byte slice inside the character) is a valid pattern, exact or prefix.
+    #[test]
+    fn patterns_ending_in_multibyte_characters_are_accepted() {
+        let mut config = HostMetricsConfig::default();
+        let env = |name: &str| match name {
+            "TELEMETRY_HOST_METRICS_EXCLUDE_MOUNTPOINTS" => Some("/mnt/café, /srv/ü*".to_owned()),
+            "TELEMETRY_HOST_METRICS_DEVICES" => Some("é".to_owned()),
+            _ => None,
+        };
+        config.apply_env(env).unwrap();
+        assert!(!config.mountpoints.allows("/mnt/café"));
+        assert!(config.mountpoints.allows("/mnt/cafés"));
+        assert!(!config.mountpoints.allows("/srv/über"));
+        assert!(config.mountpoints.allows("/srv/u"));
+        assert!(config.devices.allows("é") && !config.devices.allows("e"));
     }
 }

@@ -199,10 +199,11 @@ impl HostMetrics {
             }),
             filesystem_utilization: read(&shared, n, filesystem, |s, o| {
                 for fs in &s.filesystems {
-                    let total = fs.used + fs.free + fs.reserved;
-                    if total > 0 {
+                    // In f64: the counts come from the filesystem and may sum past u64.
+                    let total = fs.used as f64 + fs.free as f64 + fs.reserved as f64;
+                    if total > 0.0 {
                         for (state, bytes) in filesystem_states(fs) {
-                            let fraction = bytes as f64 / total as f64;
+                            let fraction = bytes as f64 / total;
                             o.observe(fraction, filesystem_attributes(fs, state));
                         }
                     }

@@ -326,7 +326,7 @@ mod platform {
             seconds(t.nice),
             seconds(t.idle),
             seconds(t.iowait.unwrap_or(0)),
-            seconds(t.irq.unwrap_or(0) + t.softirq.unwrap_or(0)),
+            seconds(t.irq.unwrap_or(0).saturating_add(t.softirq.unwrap_or(0))),
             seconds(t.steal.unwrap_or(0)),
         ])
     }
@@ -335,9 +335,11 @@ mod platform {
         match procfs::Meminfo::current() {
             Ok(m) => Memory {
                 total: m.mem_total,
-                used: m
-                    .mem_total
-                    .saturating_sub(m.mem_free + m.buffers + m.cached),
+                used: m.mem_total.saturating_sub(
+                    m.mem_free
+                        .saturating_add(m.buffers)
+                        .saturating_add(m.cached),
+                ),
                 free: m.mem_free,
                 buffers: Some(m.buffers),
                 cached: Some(m.cached),
@@ -360,8 +362,8 @@ mod platform {
             .filter(|d| std::path::Path::new(&format!("/sys/block/{}", d.name)).exists())
             .map(|d| DiskIo {
                 device: d.name,
-                read_bytes: d.sectors_read * sector,
-                written_bytes: d.sectors_written * sector,
+                read_bytes: d.sectors_read.saturating_mul(sector),
+                written_bytes: d.sectors_written.saturating_mul(sector),
                 reads: d.reads,
                 writes: d.writes,
             })
@@ -470,11 +472,23 @@ fn portable_memory(system: &System) -> Memory {
 #[cfg(unix)]
 fn unix_space(mountpoint: &std::path::Path) -> Option<(u64, u64, u64)> {
     let stat = rustix::fs::statvfs(mountpoint).ok()?;
-    let unit = stat.f_frsize;
-    let used = stat.f_blocks.saturating_sub(stat.f_bfree) * unit;
-    let free = stat.f_bavail * unit;
-    let reserved = stat.f_bfree.saturating_sub(stat.f_bavail) * unit;
-    Some((used, free, reserved))
+    Some(space_of(
+        stat.f_blocks,
+        stat.f_bfree,
+        stat.f_bavail,
+        stat.f_frsize,
+    ))
+}
+
+/// Used, available and reserved bytes from statvfs block counts. A filesystem (FUSE, a
+/// network mount) may report any counts: the arithmetic saturates rather than overflows.
+#[cfg(unix)]
+fn space_of(blocks: u64, bfree: u64, bavail: u64, unit: u64) -> (u64, u64, u64) {
+    (
+        blocks.saturating_sub(bfree).saturating_mul(unit),
+        bavail.saturating_mul(unit),
+        bfree.saturating_sub(bavail).saturating_mul(unit),
+    )
 }
 
 #[cfg(test)]
@@ -489,5 +503,20 @@ mod tests {
         );
         assert!((u.iter().sum::<f64>() - 1.0).abs() < 1e-9);
         assert!(super::utilization(&now, &now).is_none());
+    }
+
+    /// Counts a FUSE or network filesystem may report: no overflow, no panic.
+    #[cfg(unix)]
+    #[test]
+    fn space_saturates_on_absurd_statvfs_counts() {
+        assert_eq!(
+            super::space_of(100, 40, 30, 4096),
+            (60 * 4096, 30 * 4096, 10 * 4096)
+        );
+        assert_eq!(
+            super::space_of(u64::MAX, 0, u64::MAX, 1 << 20),
+            (u64::MAX, u64::MAX, 0)
+        );
+        assert_eq!(super::space_of(0, 5, 9, 4096), (0, 9 * 4096, 0));
     }
 }
