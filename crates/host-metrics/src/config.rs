@@ -112,6 +112,28 @@ pub const PSEUDO_FILESYSTEMS: &[&str] = &[
     "tmpfs",
 ];
 
+/// Interfaces of container runtimes, orchestrators and local VMs, not reported by default
+/// (with loopback): one per container or pod (`veth*`, `lxc*`, `cali*`) or a bridge or
+/// tunnel carrying their traffic, which the host's own interfaces carry again. On a busy
+/// Docker or Kubernetes host they outnumber the real interfaces many times over, and they
+/// come and go with every container.
+pub const CONTAINER_INTERFACES: &[&str] = &[
+    "veth*",    // one end of each container's pair (Docker, Podman, most CNI plugins)
+    "docker*",  // Docker's default bridge
+    "br-*",     // Docker's user-defined networks
+    "podman*",  // Podman's bridge
+    "cni*",     // CNI bridge plugin, cni-podman*
+    "cali*",    // Calico, one per pod
+    "tunl*",    // Calico IP-in-IP
+    "vxlan*",   // VXLAN overlays (vxlan.calico)
+    "flannel*", // Flannel
+    "cilium_*", // Cilium's host-side devices
+    "lxc*",     // Cilium per-pod, LXC
+    "weave*",   // Weave Net
+    "kube-*",   // kube-proxy IPVS, kube-router
+    "virbr*",   // libvirt's NAT bridge for local VMs
+];
+
 /// The host-metrics configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HostMetricsConfig {
@@ -121,7 +143,8 @@ pub struct HostMetricsConfig {
     pub groups: Vec<Group>,
     /// Block devices for `system.disk.*` (defaults skip loop and ram devices).
     pub devices: Filter,
-    /// Interfaces for `system.network.*` (defaults skip loopback).
+    /// Interfaces for `system.network.*` (defaults skip loopback and
+    /// [`CONTAINER_INTERFACES`]).
     pub interfaces: Filter,
     /// Mount points for `system.filesystem.*` (defaults skip container-runtime internals).
     pub mountpoints: Filter,
@@ -139,7 +162,7 @@ impl Default for HostMetricsConfig {
             enabled: true,
             groups: Group::ALL.to_vec(),
             devices: Filter::excluding(&["loop*", "ram*", "zram*", "sr*", "fd*"]),
-            interfaces: Filter::excluding(&["lo"]),
+            interfaces: Filter::excluding(&[&["lo"], CONTAINER_INTERFACES].concat()),
             mountpoints: Filter::excluding(&[
                 "/var/lib/docker/*",
                 "/var/lib/containers/*",
@@ -280,6 +303,18 @@ mod tests {
         let config = HostMetricsConfig::default();
         assert!(!config.interfaces.allows("lo"));
         assert!(config.interfaces.allows("eth0"));
+        for container in [
+            "veth1a2b3c",
+            "docker0",
+            "br-5f1e2d",
+            "cali12ab",
+            "flannel.1",
+        ] {
+            assert!(!config.interfaces.allows(container), "{container}");
+        }
+        for host in ["enp0s31f6", "wlp2s0", "ens5", "bond0", "br0", "wg0"] {
+            assert!(config.interfaces.allows(host), "{host}");
+        }
         assert!(!config.devices.allows("loop3"));
         assert!(!config.filesystem_types.allows("proc"));
         assert!(!config
@@ -290,7 +325,7 @@ mod tests {
         let env = |name: &str| match name {
             "TELEMETRY_HOST_METRICS_GROUPS" => Some("cpu, process".to_owned()),
             "TELEMETRY_HOST_METRICS_INTERFACES" => Some("eth*".to_owned()),
-            "TELEMETRY_HOST_METRICS_EXCLUDE_INTERFACES" => Some("eth9".to_owned()),
+            "TELEMETRY_HOST_METRICS_EXCLUDE_INTERFACES" => Some("eth9, lo".to_owned()),
             "TELEMETRY_HOST_METRICS_MIN_INTERVAL" => Some("250".to_owned()),
             _ => None,
         };
@@ -299,6 +334,9 @@ mod tests {
         assert!(config.interfaces.allows("eth0") && !config.interfaces.allows("eth9"));
         assert!(config.interfaces.allows("eth0") && !config.interfaces.allows("wlan0"));
         assert!(config.interfaces.allows("eth1") && !config.interfaces.allows("lo"));
+        // The variable replaced the default exclusions: container interfaces are back.
+        config.interfaces.include.clear();
+        assert!(config.interfaces.allows("docker0") && config.interfaces.allows("veth9"));
         assert_eq!(config.min_interval, Duration::from_millis(250));
 
         for (variable, value) in [
