@@ -14,6 +14,7 @@ use sysinfo::{
 };
 
 use crate::config::{Group, HostMetricsConfig};
+use crate::filesystems::{self, Filesystems};
 
 /// Seconds per CPU mode, in `CpuMode` order: user, system, nice, idle, iowait, interrupt, steal.
 pub type CpuModes = [f64; 7];
@@ -130,11 +131,13 @@ pub struct Sample {
     pub process: Option<ProcessStats>,
 }
 
-/// Owns the sources and the state needed for rates between refreshes.
+/// Owns the sources and the state needed for rates between refreshes. Filesystems are read
+/// by a thread of its own (see [`Sampler::refresh`]), which ends when the sampler is dropped.
 pub struct Sampler {
     config: HostMetricsConfig,
     system: System,
-    disks: Disks,
+    /// The filesystem reader, when the filesystem group is reported.
+    filesystems: Option<Filesystems>,
     networks: Networks,
     pid: Option<Pid>,
     previous_cpu: Option<CpuModes>,
@@ -142,13 +145,28 @@ pub struct Sampler {
 }
 
 impl Sampler {
-    /// Sources for what `config` reports; nothing is read yet. Fails on a platform sysinfo
-    /// does not support.
+    /// Sources for what `config` reports; nothing is read yet (the filesystem reader
+    /// thread starts, idle). Fails on a platform sysinfo does not support.
     pub fn new(config: HostMetricsConfig) -> Result<Self, sysinfo::Error> {
+        let mut disks = Disks::new()?;
+        let filter = config.clone();
+        Self::with_filesystem_reader(
+            config,
+            Box::new(move || read_filesystems(&mut disks, &filter)),
+        )
+    }
+
+    /// A sampler whose filesystem reader thread calls `read`.
+    pub(crate) fn with_filesystem_reader(
+        config: HostMetricsConfig,
+        read: filesystems::Read,
+    ) -> Result<Self, sysinfo::Error> {
         Ok(Self {
+            filesystems: config
+                .reports(Group::Filesystem)
+                .then(|| Filesystems::start(read)),
             config,
             system: System::new()?,
-            disks: Disks::new()?,
             networks: Networks::new()?,
             pid: sysinfo::get_current_pid().ok(),
             previous_cpu: None,
@@ -156,7 +174,17 @@ impl Sampler {
         })
     }
 
-    /// Reads every reported source once.
+    /// Stops the filesystem reader thread (after its read in progress, if any); from then
+    /// on no filesystem is reported.
+    pub(crate) fn stop_filesystems(&mut self) {
+        self.filesystems = None;
+    }
+
+    /// Reads every reported source once. Filesystems are read by the filesystem thread:
+    /// this call asks it for a new read and waits for it at most
+    /// [`FILESYSTEM_READ_TIMEOUT`](crate::FILESYSTEM_READ_TIMEOUT), then serves the last
+    /// complete read (none before the first). While a read is stuck (a hung mount), it does
+    /// not wait at all.
     pub fn refresh(&mut self) -> Sample {
         let mut sample = Sample {
             uptime: System::uptime().unwrap_or(0) as f64,
@@ -188,8 +216,8 @@ impl Sampler {
                 .filter(|d| self.config.devices.allows(&d.device))
                 .collect();
         }
-        if self.config.reports(Group::Filesystem) {
-            sample.filesystems = self.filesystems();
+        if let Some(filesystems) = &self.filesystems {
+            sample.filesystems = filesystems.latest().to_vec();
         }
         if self.config.reports(Group::Network) {
             sample.interfaces = self.interfaces();
@@ -198,36 +226,6 @@ impl Sampler {
             sample.process = self.process(sample.logical_cpus.max(1));
         }
         sample
-    }
-
-    fn filesystems(&mut self) -> Vec<Filesystem> {
-        self.disks
-            .refresh_specifics(true, DiskRefreshKind::nothing().with_storage());
-        self.disks
-            .iter()
-            .filter_map(|disk| {
-                let kind = disk.file_system().to_string_lossy().into_owned();
-                let mountpoint = disk.mount_point().to_string_lossy().into_owned();
-                if !self.config.filesystem_types.allows(&kind)
-                    || !self.config.mountpoints.allows(&mountpoint)
-                {
-                    return None;
-                }
-                let (used, free, reserved) = platform::space(disk.mount_point()).unwrap_or((
-                    disk.total_space().saturating_sub(disk.available_space()),
-                    disk.available_space(),
-                    0,
-                ));
-                Some(Filesystem {
-                    device: disk.name().to_string_lossy().into_owned(),
-                    kind,
-                    mountpoint,
-                    used,
-                    free,
-                    reserved,
-                })
-            })
-            .collect()
     }
 
     fn interfaces(&mut self) -> Vec<Interface> {
@@ -291,6 +289,35 @@ impl Sampler {
             uptime: process.run_time() as f64,
         })
     }
+}
+
+/// Every filesystem `config` reports, with its space: on the filesystem thread only, since
+/// it may block on a hung mount.
+fn read_filesystems(disks: &mut Disks, config: &HostMetricsConfig) -> Vec<Filesystem> {
+    disks.refresh_specifics(true, DiskRefreshKind::nothing().with_storage());
+    disks
+        .iter()
+        .filter_map(|disk| {
+            let kind = disk.file_system().to_string_lossy().into_owned();
+            let mountpoint = disk.mount_point().to_string_lossy().into_owned();
+            if !config.filesystem_types.allows(&kind) || !config.mountpoints.allows(&mountpoint) {
+                return None;
+            }
+            let (used, free, reserved) = platform::space(disk.mount_point()).unwrap_or((
+                disk.total_space().saturating_sub(disk.available_space()),
+                disk.available_space(),
+                0,
+            ));
+            Some(Filesystem {
+                device: disk.name().to_string_lossy().into_owned(),
+                kind,
+                mountpoint,
+                used,
+                free,
+                reserved,
+            })
+        })
+        .collect()
 }
 
 /// Per-mode fractions of the time elapsed between two readings.
