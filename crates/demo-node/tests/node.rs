@@ -381,6 +381,14 @@ fn bad_options_exit_non_zero_with_one_line() {
             Some(1),
             "TELEMETRY_HOST_METRICS_GROUPS",
         ),
+        // A `*` inside a pattern whose value ends in a multi-byte character (the check
+        // once sliced inside the character and the node exited 101).
+        (
+            &[][..],
+            &[("TELEMETRY_HOST_METRICS_EXCLUDE_MOUNTPOINTS", "/mnt/*café")][..],
+            Some(1),
+            "TELEMETRY_HOST_METRICS_EXCLUDE_MOUNTPOINTS",
+        ),
     ] {
         let (got, stderr) = run(args, env);
         let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
@@ -396,6 +404,23 @@ fn bad_options_exit_non_zero_with_one_line() {
     let (got, stderr) = run(&["--rpc-addr", &addr], &[]);
     assert_eq!(got, Some(1), "{stderr}");
     assert!(stderr.contains("rpc") && stderr.contains(&addr), "{stderr}");
+}
+
+/// A mount point named with a multi-byte character is a valid pattern: the node runs (it
+/// once panicked, exit code 101, slicing inside the `é`).
+#[test]
+fn a_pattern_ending_in_a_multibyte_character_is_accepted() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_demo-node"))
+        .args(["--alone", "--no-load", "--run-for", "1s"])
+        .args(["--rpc-addr", "127.0.0.1:0", "--p2p-addr", "127.0.0.1:0"])
+        .args(["--metrics-addr", "127.0.0.1:0"])
+        .env("TELEMETRY_HOST_METRICS_EXCLUDE_MOUNTPOINTS", "/mnt/café")
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{:?}: {stderr}", output.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
 #[test]
