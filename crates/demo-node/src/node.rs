@@ -60,8 +60,7 @@ pub struct Telemetry {
 /// Reads the telemetry and host-metrics configuration and builds the client.
 pub fn start_telemetry(cli: &Cli) -> Result<Telemetry, StartError> {
     let mut host = HostMetricsConfig::default();
-    host.apply_env(|name| std::env::var(name).ok())
-        .map_err(BuildError::from)?;
+    host.apply_process_env().map_err(BuildError::from)?;
     host.enabled &= !cli.no_host_metrics;
     let (client, pushes) = telemetry(cli)?;
     Ok(Telemetry {

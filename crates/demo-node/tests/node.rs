@@ -423,6 +423,31 @@ fn a_pattern_ending_in_a_multibyte_character_is_accepted() {
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
+/// A host-metrics value that is not UTF-8 is an error naming its variable (it was ignored:
+/// the node ran with the default exclusions).
+#[cfg(unix)]
+#[test]
+fn a_host_metrics_value_that_is_not_utf8_is_refused_by_name() {
+    use std::os::unix::ffi::OsStrExt;
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_demo-node"))
+        .args(["--alone", "--no-load", "--run-for", "1s"])
+        .args(["--rpc-addr", "127.0.0.1:0", "--p2p-addr", "127.0.0.1:0"])
+        .args(["--metrics-addr", "127.0.0.1:0"])
+        .env(
+            "TELEMETRY_HOST_METRICS_EXCLUDE_MOUNTPOINTS",
+            std::ffi::OsStr::from_bytes(b"/mnt/caf\xe9"),
+        )
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("TELEMETRY_HOST_METRICS_EXCLUDE_MOUNTPOINTS") && stderr.contains("UTF-8"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn help_documents_every_option_with_its_variable() {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_demo-node"))

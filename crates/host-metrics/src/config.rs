@@ -134,6 +134,19 @@ pub const CONTAINER_INTERFACES: &[&str] = &[
     "virbr*",   // libvirt's NAT bridge for local VMs
 ];
 
+/// Every variable [`HostMetricsConfig::apply_env`] reads.
+pub const VARIABLES: &[&str] = &[
+    "TELEMETRY_HOST_METRICS",
+    "TELEMETRY_HOST_METRICS_GROUPS",
+    "TELEMETRY_HOST_METRICS_DEVICES",
+    "TELEMETRY_HOST_METRICS_EXCLUDE_DEVICES",
+    "TELEMETRY_HOST_METRICS_INTERFACES",
+    "TELEMETRY_HOST_METRICS_EXCLUDE_INTERFACES",
+    "TELEMETRY_HOST_METRICS_MOUNTPOINTS",
+    "TELEMETRY_HOST_METRICS_EXCLUDE_MOUNTPOINTS",
+    "TELEMETRY_HOST_METRICS_MIN_INTERVAL",
+];
+
 /// The host-metrics configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HostMetricsConfig {
@@ -265,6 +278,25 @@ impl HostMetricsConfig {
     }
 }
 
+impl HostMetricsConfig {
+    /// [`apply_env`](Self::apply_env) with the process environment. A value that is not
+    /// UTF-8 is an error naming its variable, not ignored.
+    pub fn apply_process_env(&mut self) -> Result<(), ConfigError> {
+        for variable in VARIABLES {
+            if let Some(value) = std::env::var_os(variable) {
+                if value.to_str().is_none() {
+                    return Err(invalid(
+                        variable,
+                        &value.to_string_lossy(),
+                        "not valid UTF-8",
+                    ));
+                }
+            }
+        }
+        self.apply_env(|name| std::env::var(name).ok())
+    }
+}
+
 fn invalid(variable: &str, value: &str, reason: &str) -> ConfigError {
     ConfigError::Invalid {
         variable: variable.to_owned(),
@@ -353,6 +385,23 @@ mod tests {
                 .to_string();
             assert!(error.contains(variable), "{error}");
         }
+    }
+
+    /// `VARIABLES` is exactly what `apply_env` reads.
+    #[test]
+    fn variables_lists_every_variable_read() {
+        let read = std::sync::Mutex::new(Vec::new());
+        HostMetricsConfig::default()
+            .apply_env(|name| {
+                read.lock().unwrap().push(name.to_owned());
+                None
+            })
+            .unwrap();
+        let mut read = read.into_inner().unwrap();
+        read.sort();
+        let mut listed: Vec<String> = VARIABLES.iter().map(|v| v.to_string()).collect();
+        listed.sort();
+        assert_eq!(read, listed);
     }
 
     /// Patterns are UTF-8, not bytes: a name ending in a multi-byte character (which once
