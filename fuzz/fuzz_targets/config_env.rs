@@ -44,15 +44,6 @@ const VARIABLES: &[&str] = &[
     "TELEMETRY_PROMETHEUS_BASIC_AUTH",
     "TELEMETRY_INCLUDE_METRICS",
     "TELEMETRY_EXCLUDE_METRICS",
-    "TELEMETRY_HOST_METRICS",
-    "TELEMETRY_HOST_METRICS_GROUPS",
-    "TELEMETRY_HOST_METRICS_DEVICES",
-    "TELEMETRY_HOST_METRICS_EXCLUDE_DEVICES",
-    "TELEMETRY_HOST_METRICS_INTERFACES",
-    "TELEMETRY_HOST_METRICS_EXCLUDE_INTERFACES",
-    "TELEMETRY_HOST_METRICS_MOUNTPOINTS",
-    "TELEMETRY_HOST_METRICS_EXCLUDE_MOUNTPOINTS",
-    "TELEMETRY_HOST_METRICS_MIN_INTERVAL",
 ];
 
 fuzz_target!(|data: &[u8]| {
@@ -60,7 +51,12 @@ fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     let values: Vec<(&str, String)> = text
         .lines()
-        .zip(VARIABLES.iter().cycle())
+        .zip(
+            VARIABLES
+                .iter()
+                .chain(host_metrics::config::VARIABLES)
+                .cycle(),
+        )
         .map(|(value, name)| (*name, value.to_owned()))
         .collect();
     let lookup = |name: &str| {
