@@ -15,8 +15,9 @@
 //! and any other reader's collection within [`HostMetricsConfig::min_interval`], reuse it:
 //! with OTLP and Prometheus both attached, the sources are read once per interval, not
 //! once per reader. Each refresh's duration is recorded in
-//! `telemetry.host.refresh.duration`. Filesystems are read by a thread of their own and
-//! never waited for: a hung mount does not block a collection (see [`Sampler::refresh`]).
+//! `telemetry.host.refresh.duration`. Filesystems are read by a thread of their own, waited
+//! for at most [`FILESYSTEM_READ_TIMEOUT`]: a hung mount does not block collections (see
+//! [`Sampler::refresh`]).
 //!
 //! **Lifetime.** Dropping the [`HostMetrics`] stops it: its filesystem thread ends, and its
 //! callbacks observe nothing and read no source from then on.
