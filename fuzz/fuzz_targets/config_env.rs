@@ -1,7 +1,8 @@
 //! Fuzzes the environment configuration (every OTEL_* and TELEMETRY_* variable, those of
-//! traces and logs included, and the OTEL_EXPORTER_OTLP_HEADERS and OTEL_RESOURCE_ATTRIBUTES
-//! lists): whatever the values,
-//! applying and validating them returns Ok or a named error, never a panic. The same input
+//! traces and logs included, the OTEL_EXPORTER_OTLP_HEADERS and OTEL_RESOURCE_ATTRIBUTES
+//! lists, and host-metrics' TELEMETRY_HOST_METRICS_* variables): whatever the values,
+//! applying and validating them returns Ok or an error naming the variable, never a panic;
+//! the host-metrics filters then accept or refuse any name without a panic. The same input
 //! is also the Prometheus bridge's `Authorization` header (see `bridge_authorization`).
 #![no_main]
 
@@ -50,13 +51,49 @@ fuzz_target!(|data: &[u8]| {
     bridge_authorization(data);
     // Each line of the input is the value of the next variable (cycling through them).
     let text = String::from_utf8_lossy(data);
-    let values: Vec<(&str, String)> =
-        text.lines().zip(VARIABLES.iter().cycle()).map(|(value, name)| (*name, value.to_owned())).collect();
+    let values: Vec<(&str, String)> = text
+        .lines()
+        .zip(
+            VARIABLES
+                .iter()
+                .chain(host_metrics::config::VARIABLES)
+                .cycle(),
+        )
+        .map(|(value, name)| (*name, value.to_owned()))
+        .collect();
+    let lookup = |name: &str| {
+        values
+            .iter()
+            .rev()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
+    };
     let mut config = telemetry::TelemetryConfig::new("fuzz");
-    let applied = config.apply_env(|name| values.iter().rev().find(|(n, _)| *n == name).map(|(_, v)| v.clone()));
+    let applied = config.apply_env(lookup);
     if let Err(error) = applied.and_then(|()| config.validate()) {
         let message = error.to_string();
-        assert!(message.contains("invalid") || message.contains("cannot"), "{message}");
+        assert!(
+            message.contains("invalid") || message.contains("cannot"),
+            "{message}"
+        );
+    }
+
+    let mut host = host_metrics::HostMetricsConfig::default();
+    match host.apply_env(lookup) {
+        Ok(()) => {
+            for (_, value) in &values {
+                for filter in [&host.devices, &host.interfaces, &host.mountpoints] {
+                    std::hint::black_box(filter.allows(value));
+                }
+            }
+        }
+        Err(error) => {
+            let message = error.to_string();
+            assert!(
+                message.contains("TELEMETRY_HOST_METRICS") && message.contains("invalid"),
+                "{message}"
+            );
+        }
     }
 });
 

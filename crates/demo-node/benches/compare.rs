@@ -571,7 +571,7 @@ fn host(s: &Settings, r: &mut Report) {
     r.target("host-two-readers", two / one, true, 1.2);
 }
 
-/// A demo node process (its RPC and bridge addresses); killed when dropped, and its block
+/// A demo node process (its RPC and bridge addresses); stopped when dropped, and its block
 /// store removed.
 struct NodeProcess {
     child: Child,
@@ -581,7 +581,21 @@ struct NodeProcess {
 }
 
 impl Drop for NodeProcess {
+    /// Stops the node as an operator does, with SIGTERM, so that it stops its local peer
+    /// too (no leftover keeps the machine busy during the later rounds); killed only if it
+    /// has not exited within 30 s.
     fn drop(&mut self) {
+        #[cfg(unix)]
+        if let Some(pid) = rustix::process::Pid::from_raw(self.child.id() as i32) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            match self.child.try_wait() {
+                Ok(None) => std::thread::sleep(Duration::from_millis(50)),
+                Ok(Some(_)) | Err(_) => break,
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.data);

@@ -130,6 +130,12 @@ pub struct Cli {
     #[arg(long, env = "DEMO_SUMMARY_EVERY", default_value = "5s", value_parser = duration)]
     pub summary_every: Duration,
 
+    /// Stop (as on SIGTERM) when standard input reaches its end. A node starts its local
+    /// peer with this and a pipe it holds: the pipe closes when the node dies, however it
+    /// dies. Internal; not for users.
+    #[arg(long, hide = true)]
+    pub until_stdin_closes: bool,
+
     /// Print this binary's metric catalog and exit: `json` (what grafana/generate.py
     /// reads) or `markdown` (docs/metrics.md). Exits with an error if the catalog has a
     /// conflict.

@@ -2,13 +2,18 @@
 //! binary, `--alone --no-telemetry`) that dials it, so gossip flows both ways and every
 //! component, p2p included, does real work in the README's main job. `--alone` runs
 //! without it.
+//!
+//! The peer dies with its node even when the node is killed without its shutdown path
+//! (SIGKILL, a crash): on Linux the kernel sends it SIGTERM when the node dies
+//! (`PR_SET_PDEATHSIG`), and on every platform it stops when its standard input, a pipe
+//! only the node holds, closes (`--until-stdin-closes`).
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::process::{Child, Command};
+use tokio::process::{Child, ChildStdin, Command};
 
 use crate::cli::Cli;
 
@@ -16,6 +21,9 @@ use crate::cli::Cli;
 /// and killed if dropped.
 pub struct LocalPeer {
     child: Child,
+    /// The write end of the peer's standard input, never written: the peer stops when it
+    /// closes, which the OS does when this process ends.
+    _lifeline: Option<ChildStdin>,
 }
 
 impl LocalPeer {
@@ -35,17 +43,22 @@ impl LocalPeer {
             .arg("--load-rate")
             .arg(cli.load_rate.to_string())
             .args(["--summary-every", "1h"])
+            .arg("--until-stdin-closes")
             // The node's own settings stay the node's.
             .env_remove("DEMO_RUN_FOR")
             .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .kill_on_drop(true);
         if cli.no_load {
             command.arg("--no-load");
         }
+        #[cfg(target_os = "linux")]
+        die_with_this_process(&mut command);
+        let mut child = command.spawn()?;
         Ok(Self {
-            child: command.spawn()?,
+            _lifeline: child.stdin.take(),
+            child,
         })
     }
 
@@ -73,5 +86,28 @@ impl LocalPeer {
                 let _ = self.child.kill().await;
             }
         }
+    }
+}
+
+/// Has the kernel send the child SIGTERM when this process dies (`PR_SET_PDEATHSIG`).
+///
+/// The signal follows the thread that spawned the child, not the process: the node spawns
+/// its peer from the thread that runs it, which lives as long as the node; the stdin pipe
+/// covers any other case.
+#[cfg(target_os = "linux")]
+fn die_with_this_process(command: &mut Command) {
+    use rustix::process::{getppid, set_parent_process_death_signal, Pid, Signal};
+    let parent = Pid::from_raw(std::process::id() as i32);
+    // SAFETY: between fork and exec the closure makes two raw system calls (prctl,
+    // getppid) and allocates nothing, which is async-signal-safe.
+    unsafe {
+        command.pre_exec(move || {
+            set_parent_process_death_signal(Some(Signal::TERM))?;
+            // The node may have died before the signal was armed: then do not start.
+            if getppid() != parent {
+                return Err(rustix::io::Errno::SRCH.into());
+            }
+            Ok(())
+        });
     }
 }

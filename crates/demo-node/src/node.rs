@@ -60,8 +60,7 @@ pub struct Telemetry {
 /// Reads the telemetry and host-metrics configuration and builds the client.
 pub fn start_telemetry(cli: &Cli) -> Result<Telemetry, StartError> {
     let mut host = HostMetricsConfig::default();
-    host.apply_env(|name| std::env::var(name).ok())
-        .map_err(BuildError::from)?;
+    host.apply_process_env().map_err(BuildError::from)?;
     host.enabled &= !cli.no_host_metrics;
     let (client, pushes) = telemetry(cli)?;
     Ok(Telemetry {
@@ -224,7 +223,7 @@ pub async fn run(cli: Cli, telemetry: Telemetry) -> Result<(), StartError> {
         cli.summary_every,
     );
     let mut last = (Instant::now(), 0u64);
-    let stop = stop_signal(cli.run_for);
+    let stop = stop_signal(cli.run_for, cli.until_stdin_closes);
     tokio::pin!(stop);
     loop {
         tokio::select! {
@@ -307,8 +306,9 @@ fn export_status(client: &TelemetryClient, pushes: bool) -> String {
     }
 }
 
-/// Resolves with the reason to stop: SIGINT, SIGTERM or the run time elapsed.
-async fn stop_signal(run_for: Option<Duration>) -> &'static str {
+/// Resolves with the reason to stop: SIGINT, SIGTERM, the run time elapsed or, with
+/// `until_stdin_closes`, the end of standard input.
+async fn stop_signal(run_for: Option<Duration>, until_stdin_closes: bool) -> &'static str {
     let elapsed = async {
         match run_for {
             Some(d) => tokio::time::sleep(d).await,
@@ -326,9 +326,48 @@ async fn stop_signal(run_for: Option<Duration>) -> &'static str {
     };
     #[cfg(not(unix))]
     let terminate = std::future::pending::<()>();
+    let stdin_closed = async {
+        if until_stdin_closes {
+            stdin_end().await
+        } else {
+            std::future::pending().await
+        }
+    };
     tokio::select! {
         _ = tokio::signal::ctrl_c() => "SIGINT",
         _ = terminate => "SIGTERM",
         _ = elapsed => "run time elapsed",
+        _ = stdin_closed => "standard input closed (the parent node is gone)",
+    }
+}
+
+/// Resolves when standard input reaches its end or fails. The read blocks a plain thread,
+/// not one of the runtime's: a blocking task would hold up the runtime's shutdown.
+async fn stdin_end() {
+    use std::io::Read;
+    let (closed, wait) = tokio::sync::oneshot::channel::<()>();
+    let watcher = std::thread::Builder::new()
+        .name("stdin-watch".into())
+        .spawn(move || {
+            let mut buffer = [0u8; 256];
+            loop {
+                match std::io::stdin().read(&mut buffer) {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => break,
+                }
+            }
+            let _ = closed.send(());
+        });
+    match watcher {
+        // A dropped sender (the thread ended) counts as closed too.
+        Ok(_) => {
+            let _ = wait.await;
+        }
+        Err(error) => {
+            tracing::warn!(%error, "cannot watch standard input; it will not stop the node");
+            std::future::pending().await
+        }
     }
 }

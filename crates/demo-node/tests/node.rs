@@ -407,6 +407,14 @@ fn bad_options_exit_non_zero_with_one_line() {
             Some(1),
             "TELEMETRY_HOST_METRICS_GROUPS",
         ),
+        // A `*` inside a pattern whose value ends in a multi-byte character (the check
+        // once sliced inside the character and the node exited 101).
+        (
+            &[][..],
+            &[("TELEMETRY_HOST_METRICS_EXCLUDE_MOUNTPOINTS", "/mnt/*café")][..],
+            Some(1),
+            "TELEMETRY_HOST_METRICS_EXCLUDE_MOUNTPOINTS",
+        ),
     ] {
         let (got, stderr) = run(args, env);
         let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
@@ -422,6 +430,48 @@ fn bad_options_exit_non_zero_with_one_line() {
     let (got, stderr) = run(&["--rpc-addr", &addr], &[]);
     assert_eq!(got, Some(1), "{stderr}");
     assert!(stderr.contains("rpc") && stderr.contains(&addr), "{stderr}");
+}
+
+/// A mount point named with a multi-byte character is a valid pattern: the node runs (it
+/// once panicked, exit code 101, slicing inside the `é`).
+#[test]
+fn a_pattern_ending_in_a_multibyte_character_is_accepted() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_demo-node"))
+        .args(["--alone", "--no-load", "--run-for", "1s"])
+        .args(["--rpc-addr", "127.0.0.1:0", "--p2p-addr", "127.0.0.1:0"])
+        .args(["--metrics-addr", "127.0.0.1:0"])
+        .env("TELEMETRY_HOST_METRICS_EXCLUDE_MOUNTPOINTS", "/mnt/café")
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{:?}: {stderr}", output.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// A host-metrics value that is not UTF-8 is an error naming its variable (it was ignored:
+/// the node ran with the default exclusions).
+#[cfg(unix)]
+#[test]
+fn a_host_metrics_value_that_is_not_utf8_is_refused_by_name() {
+    use std::os::unix::ffi::OsStrExt;
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_demo-node"))
+        .args(["--alone", "--no-load", "--run-for", "1s"])
+        .args(["--rpc-addr", "127.0.0.1:0", "--p2p-addr", "127.0.0.1:0"])
+        .args(["--metrics-addr", "127.0.0.1:0"])
+        .env(
+            "TELEMETRY_HOST_METRICS_EXCLUDE_MOUNTPOINTS",
+            std::ffi::OsStr::from_bytes(b"/mnt/caf\xe9"),
+        )
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("TELEMETRY_HOST_METRICS_EXCLUDE_MOUNTPOINTS") && stderr.contains("UTF-8"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -530,4 +580,90 @@ fn a_token_file_guards_the_bridge_at_metrics_addr() {
     assert_eq!(status("Authorization: Bearer wrong\r\n"), 401);
     assert_eq!(status("Authorization: bearer n0de-t0ken\r\n"), 200);
     std::fs::remove_file(token).unwrap();
+}
+
+/// Whether `pid` is a live process (a zombie has exited: only its entry is left).
+#[cfg(target_os = "linux")]
+fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        // The state follows the parenthesised command name, which may hold spaces.
+        let state = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next());
+        !matches!(state, Some("Z" | "X") | None)
+    })
+}
+
+/// A node killed without its shutdown path (SIGKILL, as a crash or `Child::kill` does)
+/// takes its local peer with it: within 5 s no process of the peer remains (it once kept
+/// running, producing blocks, forever).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_killed_node_leaves_no_local_peer() {
+    let mut node = Node::start_with_local_peer(&["--slot", "300ms", "--no-load"]);
+    let printed = node
+        .local_peer_pid()
+        .expect("the node printed its local peer");
+    // The kernel's view: the node's only child is the peer it printed.
+    let children: Vec<u32> = std::fs::read_dir(format!("/proc/{}/task", node.pid()))
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("children")).ok())
+        .flat_map(|list| {
+            list.split_whitespace()
+                .map(|pid| pid.parse::<u32>().unwrap())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(children, [printed], "the node's children");
+    assert!(running(printed));
+
+    node.kill();
+    assert!(
+        eventually(Duration::from_secs(5), || !running(printed)),
+        "the local peer (pid {printed}) outlived its SIGKILLed node by 5 s"
+    );
+}
+
+/// The second route by which a local peer stops with its node: `--until-stdin-closes`
+/// stops the node cleanly when its standard input (the pipe its parent holds) closes.
+#[test]
+fn a_node_until_stdin_closes_stops_when_it_closes() {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_demo-node"))
+        .args([
+            "--alone",
+            "--no-load",
+            "--no-telemetry",
+            "--no-metrics-bridge",
+        ])
+        .arg("--until-stdin-closes")
+        .args(["--rpc-addr", "127.0.0.1:0", "--p2p-addr", "127.0.0.1:0"])
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+    assert!(line.starts_with("demo-node listening:"), "{line}");
+    // Still running while the pipe is open.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "stopped with stdin open"
+    );
+
+    drop(child.stdin.take());
+    let mut status = None;
+    assert!(
+        eventually(Duration::from_secs(15), || {
+            status = child.try_wait().unwrap();
+            status.is_some()
+        }),
+        "still running 15 s after its standard input closed"
+    );
+    assert!(status.unwrap().success(), "{status:?}");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    assert!(rest.contains("standard input closed"), "{rest}");
 }

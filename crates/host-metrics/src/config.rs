@@ -112,6 +112,41 @@ pub const PSEUDO_FILESYSTEMS: &[&str] = &[
     "tmpfs",
 ];
 
+/// Interfaces of container runtimes, orchestrators and local VMs, not reported by default
+/// (with loopback): one per container or pod (`veth*`, `lxc*`, `cali*`) or a bridge or
+/// tunnel carrying their traffic, which the host's own interfaces carry again. On a busy
+/// Docker or Kubernetes host they outnumber the real interfaces many times over, and they
+/// come and go with every container.
+pub const CONTAINER_INTERFACES: &[&str] = &[
+    "veth*",    // one end of each container's pair (Docker, Podman, most CNI plugins)
+    "docker*",  // Docker's default bridge
+    "br-*",     // Docker's user-defined networks
+    "podman*",  // Podman's bridge
+    "cni*",     // CNI bridge plugin, cni-podman*
+    "cali*",    // Calico, one per pod
+    "tunl*",    // Calico IP-in-IP
+    "vxlan*",   // VXLAN overlays (vxlan.calico)
+    "flannel*", // Flannel
+    "cilium_*", // Cilium's host-side devices
+    "lxc*",     // Cilium per-pod, LXC
+    "weave*",   // Weave Net
+    "kube-*",   // kube-proxy IPVS, kube-router
+    "virbr*",   // libvirt's NAT bridge for local VMs
+];
+
+/// Every variable [`HostMetricsConfig::apply_env`] reads.
+pub const VARIABLES: &[&str] = &[
+    "TELEMETRY_HOST_METRICS",
+    "TELEMETRY_HOST_METRICS_GROUPS",
+    "TELEMETRY_HOST_METRICS_DEVICES",
+    "TELEMETRY_HOST_METRICS_EXCLUDE_DEVICES",
+    "TELEMETRY_HOST_METRICS_INTERFACES",
+    "TELEMETRY_HOST_METRICS_EXCLUDE_INTERFACES",
+    "TELEMETRY_HOST_METRICS_MOUNTPOINTS",
+    "TELEMETRY_HOST_METRICS_EXCLUDE_MOUNTPOINTS",
+    "TELEMETRY_HOST_METRICS_MIN_INTERVAL",
+];
+
 /// The host-metrics configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HostMetricsConfig {
@@ -121,7 +156,8 @@ pub struct HostMetricsConfig {
     pub groups: Vec<Group>,
     /// Block devices for `system.disk.*` (defaults skip loop and ram devices).
     pub devices: Filter,
-    /// Interfaces for `system.network.*` (defaults skip loopback).
+    /// Interfaces for `system.network.*` (defaults skip loopback and
+    /// [`CONTAINER_INTERFACES`]).
     pub interfaces: Filter,
     /// Mount points for `system.filesystem.*` (defaults skip container-runtime internals).
     pub mountpoints: Filter,
@@ -139,7 +175,7 @@ impl Default for HostMetricsConfig {
             enabled: true,
             groups: Group::ALL.to_vec(),
             devices: Filter::excluding(&["loop*", "ram*", "zram*", "sr*", "fd*"]),
-            interfaces: Filter::excluding(&["lo"]),
+            interfaces: Filter::excluding(&[&["lo"], CONTAINER_INTERFACES].concat()),
             mountpoints: Filter::excluding(&[
                 "/var/lib/docker/*",
                 "/var/lib/containers/*",
@@ -242,6 +278,25 @@ impl HostMetricsConfig {
     }
 }
 
+impl HostMetricsConfig {
+    /// [`apply_env`](Self::apply_env) with the process environment. A value that is not
+    /// UTF-8 is an error naming its variable, not ignored.
+    pub fn apply_process_env(&mut self) -> Result<(), ConfigError> {
+        for variable in VARIABLES {
+            if let Some(value) = std::env::var_os(variable) {
+                if value.to_str().is_none() {
+                    return Err(invalid(
+                        variable,
+                        &value.to_string_lossy(),
+                        "not valid UTF-8",
+                    ));
+                }
+            }
+        }
+        self.apply_env(|name| std::env::var(name).ok())
+    }
+}
+
 fn invalid(variable: &str, value: &str, reason: &str) -> ConfigError {
     ConfigError::Invalid {
         variable: variable.to_owned(),
@@ -256,7 +311,9 @@ fn patterns(variable: &str, value: &str) -> Result<Vec<String>, ConfigError> {
         .map(str::trim)
         .filter(|p| !p.is_empty())
         .map(|p| {
-            if p.chars().any(|c| c.is_control()) || p[..p.len() - 1].contains('*') {
+            // Only a trailing `*` is allowed (no byte slicing: the value may be any UTF-8).
+            let body = p.strip_suffix('*').unwrap_or(p);
+            if p.chars().any(|c| c.is_control()) || body.contains('*') {
                 Err(invalid(
                     variable,
                     p,
@@ -278,6 +335,18 @@ mod tests {
         let config = HostMetricsConfig::default();
         assert!(!config.interfaces.allows("lo"));
         assert!(config.interfaces.allows("eth0"));
+        for container in [
+            "veth1a2b3c",
+            "docker0",
+            "br-5f1e2d",
+            "cali12ab",
+            "flannel.1",
+        ] {
+            assert!(!config.interfaces.allows(container), "{container}");
+        }
+        for host in ["enp0s31f6", "wlp2s0", "ens5", "bond0", "br0", "wg0"] {
+            assert!(config.interfaces.allows(host), "{host}");
+        }
         assert!(!config.devices.allows("loop3"));
         assert!(!config.filesystem_types.allows("proc"));
         assert!(!config
@@ -288,7 +357,7 @@ mod tests {
         let env = |name: &str| match name {
             "TELEMETRY_HOST_METRICS_GROUPS" => Some("cpu, process".to_owned()),
             "TELEMETRY_HOST_METRICS_INTERFACES" => Some("eth*".to_owned()),
-            "TELEMETRY_HOST_METRICS_EXCLUDE_INTERFACES" => Some("eth9".to_owned()),
+            "TELEMETRY_HOST_METRICS_EXCLUDE_INTERFACES" => Some("eth9, lo".to_owned()),
             "TELEMETRY_HOST_METRICS_MIN_INTERVAL" => Some("250".to_owned()),
             _ => None,
         };
@@ -297,6 +366,9 @@ mod tests {
         assert!(config.interfaces.allows("eth0") && !config.interfaces.allows("eth9"));
         assert!(config.interfaces.allows("eth0") && !config.interfaces.allows("wlan0"));
         assert!(config.interfaces.allows("eth1") && !config.interfaces.allows("lo"));
+        // The variable replaced the default exclusions: container interfaces are back.
+        config.interfaces.include.clear();
+        assert!(config.interfaces.allows("docker0") && config.interfaces.allows("veth9"));
         assert_eq!(config.min_interval, Duration::from_millis(250));
 
         for (variable, value) in [
@@ -304,6 +376,8 @@ mod tests {
             ("TELEMETRY_HOST_METRICS_GROUPS", "cpu,gpu"),
             ("TELEMETRY_HOST_METRICS_DEVICES", "s*d"),
             ("TELEMETRY_HOST_METRICS_MIN_INTERVAL", "1s"),
+            ("TELEMETRY_HOST_METRICS_EXCLUDE_MOUNTPOINTS", "/mnt/*café"),
+            ("TELEMETRY_HOST_METRICS_INTERFACES", "é*é"),
         ] {
             let error = HostMetricsConfig::default()
                 .apply_env(|n| (n == variable).then(|| value.to_owned()))
@@ -311,5 +385,40 @@ mod tests {
                 .to_string();
             assert!(error.contains(variable), "{error}");
         }
+    }
+
+    /// `VARIABLES` is exactly what `apply_env` reads.
+    #[test]
+    fn variables_lists_every_variable_read() {
+        let read = std::sync::Mutex::new(Vec::new());
+        HostMetricsConfig::default()
+            .apply_env(|name| {
+                read.lock().unwrap().push(name.to_owned());
+                None
+            })
+            .unwrap();
+        let mut read = read.into_inner().unwrap();
+        read.sort();
+        let mut listed: Vec<String> = VARIABLES.iter().map(|v| v.to_string()).collect();
+        listed.sort();
+        assert_eq!(read, listed);
+    }
+
+    /// Patterns are UTF-8, not bytes: a name ending in a multi-byte character (which once
+    /// panicked on a byte slice inside the character) is a valid pattern, exact or prefix.
+    #[test]
+    fn patterns_ending_in_multibyte_characters_are_accepted() {
+        let mut config = HostMetricsConfig::default();
+        let env = |name: &str| match name {
+            "TELEMETRY_HOST_METRICS_EXCLUDE_MOUNTPOINTS" => Some("/mnt/café, /srv/ü*".to_owned()),
+            "TELEMETRY_HOST_METRICS_DEVICES" => Some("é".to_owned()),
+            _ => None,
+        };
+        config.apply_env(env).unwrap();
+        assert!(!config.mountpoints.allows("/mnt/café"));
+        assert!(config.mountpoints.allows("/mnt/cafés"));
+        assert!(!config.mountpoints.allows("/srv/über"));
+        assert!(config.mountpoints.allows("/srv/u"));
+        assert!(config.devices.allows("é") && !config.devices.allows("e"));
     }
 }

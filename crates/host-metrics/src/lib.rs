@@ -15,7 +15,12 @@
 //! and any other reader's collection within [`HostMetricsConfig::min_interval`], reuse it:
 //! with OTLP and Prometheus both attached, the sources are read once per interval, not
 //! once per reader. Each refresh's duration is recorded in
-//! `telemetry.host.refresh.duration`.
+//! `telemetry.host.refresh.duration`. Filesystems are read by a thread of their own, waited
+//! for at most [`FILESYSTEM_READ_TIMEOUT`]: a hung mount does not block collections (see
+//! [`Sampler::refresh`]).
+//!
+//! **Lifetime.** Dropping the [`HostMetrics`] stops it: its filesystem thread ends, and its
+//! callbacks observe nothing and read no source from then on.
 //!
 //! **Portability.** A metric the platform cannot provide is not registered (see
 //! [`sample::support`]), rather than reported as 0.
@@ -23,15 +28,18 @@
 #![warn(missing_docs)]
 
 pub mod config;
+mod filesystems;
 mod metrics;
 pub mod sample;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use telemetry::{Callback, Observer, TelemetryClient, Unbounded};
 
 pub use config::{Filter, Group, HostMetricsConfig};
+pub use filesystems::FILESYSTEM_READ_TIMEOUT;
 pub use metrics::*;
 pub use sample::{Sample, Sampler};
 
@@ -45,15 +53,21 @@ struct Shared {
     latest: Mutex<Option<(Instant, Arc<Sample>)>>,
     min_interval: std::time::Duration,
     refresh: RefreshMetrics,
+    /// False once the [`HostMetrics`] is dropped.
+    live: AtomicBool,
 }
 
 impl Shared {
-    /// The current sample: the cached one when fresh enough, a new one otherwise.
-    fn current(&self) -> Arc<Sample> {
+    /// The current sample: the cached one when fresh enough, a new one otherwise; none
+    /// once the [`HostMetrics`] is dropped.
+    fn current(&self) -> Option<Arc<Sample>> {
         let mut latest = self.latest.lock().unwrap_or_else(|p| p.into_inner());
+        if !self.live.load(Ordering::Acquire) {
+            return None;
+        }
         if let Some((at, sample)) = latest.as_ref() {
             if at.elapsed() < self.min_interval {
-                return sample.clone();
+                return Some(sample.clone());
             }
         }
         let started = Instant::now();
@@ -65,15 +79,40 @@ impl Shared {
         );
         self.refresh.refresh_duration.record_since(started, ());
         *latest = Some((Instant::now(), sample.clone()));
-        sample
+        Some(sample)
+    }
+
+    /// Stops reading: the callbacks observe nothing from now on, and the filesystem thread
+    /// ends.
+    fn retire(&self) {
+        // Under the lock `current` holds: no collection is refreshing meanwhile.
+        let mut latest = self.latest.lock().unwrap_or_else(|p| p.into_inner());
+        self.live.store(false, Ordering::Release);
+        *latest = None;
+        drop(latest);
+        self.sampler
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .stop_filesystems();
     }
 }
 
-/// Registered host and process metrics; they are reported while this value lives.
+/// Registered host and process metrics; they are reported while this value lives, and
+/// dropping it stops every read of the sources.
 pub struct HostMetrics {
     /// Held for their callbacks.
     instruments: Option<(SystemMetrics, ProcessMetrics)>,
+    /// What the callbacks read, retired on drop.
+    shared: Option<Arc<Shared>>,
     registered: usize,
+}
+
+impl Drop for HostMetrics {
+    fn drop(&mut self) {
+        if let Some(shared) = &self.shared {
+            shared.retire();
+        }
+    }
 }
 
 impl std::fmt::Debug for HostMetrics {
@@ -98,7 +137,11 @@ fn read<T, A>(
     }
     *registered += 1;
     let shared = shared.clone();
-    Callback::new(move |observer| observe(&shared.current(), observer))
+    Callback::new(move |observer| {
+        if let Some(sample) = shared.current() {
+            observe(&sample, observer);
+        }
+    })
 }
 
 impl HostMetrics {
@@ -106,6 +149,7 @@ impl HostMetrics {
     pub fn register(client: &TelemetryClient, config: HostMetricsConfig) -> Self {
         let off = Self {
             instruments: None,
+            shared: None,
             registered: 0,
         };
         if !client.is_enabled() || !config.enabled {
@@ -123,6 +167,7 @@ impl HostMetrics {
             refresh: RefreshMetrics::new(client),
             sampler: Mutex::new(sampler),
             latest: Mutex::new(None),
+            live: AtomicBool::new(true),
         });
         use sample::support;
         let (cpu, memory, paging, disk, filesystem, network, process) = (
@@ -199,10 +244,11 @@ impl HostMetrics {
             }),
             filesystem_utilization: read(&shared, n, filesystem, |s, o| {
                 for fs in &s.filesystems {
-                    let total = fs.used + fs.free + fs.reserved;
-                    if total > 0 {
+                    // In f64: the counts come from the filesystem and may sum past u64.
+                    let total = fs.used as f64 + fs.free as f64 + fs.reserved as f64;
+                    if total > 0.0 {
                         for (state, bytes) in filesystem_states(fs) {
-                            let fraction = bytes as f64 / total as f64;
+                            let fraction = bytes as f64 / total;
                             o.observe(fraction, filesystem_attributes(fs, state));
                         }
                     }
@@ -296,6 +342,7 @@ impl HostMetrics {
         tracing::debug!(instruments = registered, "host metrics registered");
         Self {
             instruments: Some(instruments),
+            shared: Some(shared),
             registered,
         }
     }

@@ -14,6 +14,7 @@ use sysinfo::{
 };
 
 use crate::config::{Group, HostMetricsConfig};
+use crate::filesystems::{self, Filesystems};
 
 /// Seconds per CPU mode, in `CpuMode` order: user, system, nice, idle, iowait, interrupt, steal.
 pub type CpuModes = [f64; 7];
@@ -130,11 +131,13 @@ pub struct Sample {
     pub process: Option<ProcessStats>,
 }
 
-/// Owns the sources and the state needed for rates between refreshes.
+/// Owns the sources and the state needed for rates between refreshes. Filesystems are read
+/// by a thread of its own (see [`Sampler::refresh`]), which ends when the sampler is dropped.
 pub struct Sampler {
     config: HostMetricsConfig,
     system: System,
-    disks: Disks,
+    /// The filesystem reader, when the filesystem group is reported.
+    filesystems: Option<Filesystems>,
     networks: Networks,
     pid: Option<Pid>,
     previous_cpu: Option<CpuModes>,
@@ -142,13 +145,28 @@ pub struct Sampler {
 }
 
 impl Sampler {
-    /// Sources for what `config` reports; nothing is read yet. Fails on a platform sysinfo
-    /// does not support.
+    /// Sources for what `config` reports; nothing is read yet (the filesystem reader
+    /// thread starts, idle). Fails on a platform sysinfo does not support.
     pub fn new(config: HostMetricsConfig) -> Result<Self, sysinfo::Error> {
+        let mut disks = Disks::new()?;
+        let filter = config.clone();
+        Self::with_filesystem_reader(
+            config,
+            Box::new(move || read_filesystems(&mut disks, &filter)),
+        )
+    }
+
+    /// A sampler whose filesystem reader thread calls `read`.
+    pub(crate) fn with_filesystem_reader(
+        config: HostMetricsConfig,
+        read: filesystems::Read,
+    ) -> Result<Self, sysinfo::Error> {
         Ok(Self {
+            filesystems: config
+                .reports(Group::Filesystem)
+                .then(|| Filesystems::start(read)),
             config,
             system: System::new()?,
-            disks: Disks::new()?,
             networks: Networks::new()?,
             pid: sysinfo::get_current_pid().ok(),
             previous_cpu: None,
@@ -156,7 +174,17 @@ impl Sampler {
         })
     }
 
-    /// Reads every reported source once.
+    /// Stops the filesystem reader thread (after its read in progress, if any); from then
+    /// on no filesystem is reported.
+    pub(crate) fn stop_filesystems(&mut self) {
+        self.filesystems = None;
+    }
+
+    /// Reads every reported source once. Filesystems are read by the filesystem thread:
+    /// this call asks it for a new read and waits for it at most
+    /// [`FILESYSTEM_READ_TIMEOUT`](crate::FILESYSTEM_READ_TIMEOUT), then serves the last
+    /// complete read (none before the first). While a read is stuck (a hung mount), it does
+    /// not wait at all.
     pub fn refresh(&mut self) -> Sample {
         let mut sample = Sample {
             uptime: System::uptime().unwrap_or(0) as f64,
@@ -188,8 +216,8 @@ impl Sampler {
                 .filter(|d| self.config.devices.allows(&d.device))
                 .collect();
         }
-        if self.config.reports(Group::Filesystem) {
-            sample.filesystems = self.filesystems();
+        if let Some(filesystems) = &self.filesystems {
+            sample.filesystems = filesystems.latest().to_vec();
         }
         if self.config.reports(Group::Network) {
             sample.interfaces = self.interfaces();
@@ -198,36 +226,6 @@ impl Sampler {
             sample.process = self.process(sample.logical_cpus.max(1));
         }
         sample
-    }
-
-    fn filesystems(&mut self) -> Vec<Filesystem> {
-        self.disks
-            .refresh_specifics(true, DiskRefreshKind::nothing().with_storage());
-        self.disks
-            .iter()
-            .filter_map(|disk| {
-                let kind = disk.file_system().to_string_lossy().into_owned();
-                let mountpoint = disk.mount_point().to_string_lossy().into_owned();
-                if !self.config.filesystem_types.allows(&kind)
-                    || !self.config.mountpoints.allows(&mountpoint)
-                {
-                    return None;
-                }
-                let (used, free, reserved) = platform::space(disk.mount_point()).unwrap_or((
-                    disk.total_space().saturating_sub(disk.available_space()),
-                    disk.available_space(),
-                    0,
-                ));
-                Some(Filesystem {
-                    device: disk.name().to_string_lossy().into_owned(),
-                    kind,
-                    mountpoint,
-                    used,
-                    free,
-                    reserved,
-                })
-            })
-            .collect()
     }
 
     fn interfaces(&mut self) -> Vec<Interface> {
@@ -293,6 +291,35 @@ impl Sampler {
     }
 }
 
+/// Every filesystem `config` reports, with its space: on the filesystem thread only, since
+/// it may block on a hung mount.
+fn read_filesystems(disks: &mut Disks, config: &HostMetricsConfig) -> Vec<Filesystem> {
+    disks.refresh_specifics(true, DiskRefreshKind::nothing().with_storage());
+    disks
+        .iter()
+        .filter_map(|disk| {
+            let kind = disk.file_system().to_string_lossy().into_owned();
+            let mountpoint = disk.mount_point().to_string_lossy().into_owned();
+            if !config.filesystem_types.allows(&kind) || !config.mountpoints.allows(&mountpoint) {
+                return None;
+            }
+            let (used, free, reserved) = platform::space(disk.mount_point()).unwrap_or((
+                disk.total_space().saturating_sub(disk.available_space()),
+                disk.available_space(),
+                0,
+            ));
+            Some(Filesystem {
+                device: disk.name().to_string_lossy().into_owned(),
+                kind,
+                mountpoint,
+                used,
+                free,
+                reserved,
+            })
+        })
+        .collect()
+}
+
 /// Per-mode fractions of the time elapsed between two readings.
 fn utilization(before: &CpuModes, now: &CpuModes) -> Option<CpuModes> {
     let deltas: Vec<f64> = now
@@ -326,7 +353,7 @@ mod platform {
             seconds(t.nice),
             seconds(t.idle),
             seconds(t.iowait.unwrap_or(0)),
-            seconds(t.irq.unwrap_or(0) + t.softirq.unwrap_or(0)),
+            seconds(t.irq.unwrap_or(0).saturating_add(t.softirq.unwrap_or(0))),
             seconds(t.steal.unwrap_or(0)),
         ])
     }
@@ -335,9 +362,11 @@ mod platform {
         match procfs::Meminfo::current() {
             Ok(m) => Memory {
                 total: m.mem_total,
-                used: m
-                    .mem_total
-                    .saturating_sub(m.mem_free + m.buffers + m.cached),
+                used: m.mem_total.saturating_sub(
+                    m.mem_free
+                        .saturating_add(m.buffers)
+                        .saturating_add(m.cached),
+                ),
                 free: m.mem_free,
                 buffers: Some(m.buffers),
                 cached: Some(m.cached),
@@ -360,8 +389,8 @@ mod platform {
             .filter(|d| std::path::Path::new(&format!("/sys/block/{}", d.name)).exists())
             .map(|d| DiskIo {
                 device: d.name,
-                read_bytes: d.sectors_read * sector,
-                written_bytes: d.sectors_written * sector,
+                read_bytes: d.sectors_read.saturating_mul(sector),
+                written_bytes: d.sectors_written.saturating_mul(sector),
                 reads: d.reads,
                 writes: d.writes,
             })
@@ -470,11 +499,23 @@ fn portable_memory(system: &System) -> Memory {
 #[cfg(unix)]
 fn unix_space(mountpoint: &std::path::Path) -> Option<(u64, u64, u64)> {
     let stat = rustix::fs::statvfs(mountpoint).ok()?;
-    let unit = stat.f_frsize;
-    let used = stat.f_blocks.saturating_sub(stat.f_bfree) * unit;
-    let free = stat.f_bavail * unit;
-    let reserved = stat.f_bfree.saturating_sub(stat.f_bavail) * unit;
-    Some((used, free, reserved))
+    Some(space_of(
+        stat.f_blocks,
+        stat.f_bfree,
+        stat.f_bavail,
+        stat.f_frsize,
+    ))
+}
+
+/// Used, available and reserved bytes from statvfs block counts. A filesystem (FUSE, a
+/// network mount) may report any counts: the arithmetic saturates rather than overflows.
+#[cfg(unix)]
+fn space_of(blocks: u64, bfree: u64, bavail: u64, unit: u64) -> (u64, u64, u64) {
+    (
+        blocks.saturating_sub(bfree).saturating_mul(unit),
+        bavail.saturating_mul(unit),
+        bfree.saturating_sub(bavail).saturating_mul(unit),
+    )
 }
 
 #[cfg(test)]
@@ -489,5 +530,20 @@ mod tests {
         );
         assert!((u.iter().sum::<f64>() - 1.0).abs() < 1e-9);
         assert!(super::utilization(&now, &now).is_none());
+    }
+
+    /// Counts a FUSE or network filesystem may report: no overflow, no panic.
+    #[cfg(unix)]
+    #[test]
+    fn space_saturates_on_absurd_statvfs_counts() {
+        assert_eq!(
+            super::space_of(100, 40, 30, 4096),
+            (60 * 4096, 30 * 4096, 10 * 4096)
+        );
+        assert_eq!(
+            super::space_of(u64::MAX, 0, u64::MAX, 1 << 20),
+            (u64::MAX, u64::MAX, 0)
+        );
+        assert_eq!(super::space_of(0, 5, 9, 4096), (0, 9 * 4096, 0));
     }
 }

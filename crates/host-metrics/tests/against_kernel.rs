@@ -43,11 +43,23 @@ fn value(s: &Snapshot, name: &str, attributes: &[(&str, &str)]) -> f64 {
     })
 }
 
-fn burn_cpu(for_how_long: Duration) -> u64 {
+/// Spins until this process has used `how_much` more user CPU time, as the kernel counts
+/// it (`/proc/self/stat`), not wall time: on a loaded machine 300 ms of wall time may be
+/// 90 ms of CPU. Gives up after 60 s of wall time.
+fn burn_cpu(how_much: Duration) -> u64 {
+    let user = || {
+        let ticks = procfs::process::Process::myself()
+            .unwrap()
+            .stat()
+            .unwrap()
+            .utime;
+        Duration::from_secs_f64(ticks as f64 / procfs::ticks_per_second() as f64)
+    };
+    let target = user() + how_much;
     let started = std::time::Instant::now();
     let mut x = 0u64;
-    while started.elapsed() < for_how_long {
-        for i in 0..10_000u64 {
+    while user() < target && started.elapsed() < Duration::from_secs(60) {
+        for i in 0..100_000u64 {
             x = x.wrapping_mul(6364136223846793005).wrapping_add(i);
         }
     }

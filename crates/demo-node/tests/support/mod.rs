@@ -141,6 +141,12 @@ impl Node {
         value["height"].as_u64().unwrap()
     }
 
+    /// SIGKILL, then waits for the exit: the node gets no chance to run its shutdown path.
+    pub fn kill(&mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("the killed node is reaped");
+    }
+
     /// SIGTERM; asserts a clean exit (which removes a default, temporary block store) and
     /// returns the height the node printed when it stopped.
     pub fn terminate_cleanly(self) -> f64 {
