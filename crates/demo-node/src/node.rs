@@ -76,7 +76,10 @@ fn telemetry(cli: &Cli) -> Result<(TelemetryClient, bool), BuildError> {
         .service_version(env!("CARGO_PKG_VERSION"))
         .node_role(cli.role.clone())
         .with_env()?;
-    if !cli.no_metrics_bridge {
+    if cli.no_metrics_bridge {
+        // Off means off, even with TELEMETRY_PROMETHEUS_ADDR set (the image sets it).
+        builder = builder.no_prometheus();
+    } else {
         let mut bridge = builder
             .config()
             .prometheus

@@ -667,3 +667,39 @@ fn a_node_until_stdin_closes_stops_when_it_closes() {
     std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
     assert!(rest.contains("standard input closed"), "{rest}");
 }
+
+/// `--no-metrics-bridge` turns the bridge off even when `TELEMETRY_PROMETHEUS_ADDR` is set
+/// (the image sets it): it used to be served anyway, on every interface when the image's
+/// `0.0.0.0:9464` applied.
+#[test]
+fn no_metrics_bridge_overrides_the_environment() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = port.local_addr().unwrap();
+    drop(port);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_demo-node"))
+        .args([
+            "--alone",
+            "--no-load",
+            "--no-host-metrics",
+            "--no-metrics-bridge",
+        ])
+        .args(["--rpc-addr", "127.0.0.1:0", "--p2p-addr", "127.0.0.1:0"])
+        .env("TELEMETRY_PROMETHEUS_ADDR", addr.to_string())
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let refused = std::net::TcpStream::connect(addr).is_err();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(line.contains("metrics=(OTLP push only)"), "{line}");
+    assert!(refused, "something answers on {addr}");
+}

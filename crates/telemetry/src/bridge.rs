@@ -104,6 +104,12 @@ pub(crate) fn serve(
         .max_buf_size(config.max_header_bytes);
     runtime.spawn(accept_loop(listener, http, slots, shared, stopped));
     tracing::info!(%local_addr, "Prometheus bridge serving /metrics");
+    if config.auth.is_none() && !local_addr.ip().is_loopback() {
+        tracing::warn!(
+            %local_addr,
+            "the Prometheus bridge serves /metrics without authentication beyond this host: set TELEMETRY_PROMETHEUS_BEARER_TOKEN_FILE (or bind 127.0.0.1) unless the network is trusted"
+        );
+    }
     Ok(BridgeHandle { local_addr, stop })
 }
 

@@ -514,6 +514,14 @@ impl TelemetryBuilder {
         self
     }
 
+    /// Serves no Prometheus bridge, whatever `TELEMETRY_PROMETHEUS_ADDR` or earlier calls
+    /// set (bridge credentials from the environment are then an error naming their
+    /// variable, as with no bridge).
+    pub fn no_prometheus(mut self) -> Self {
+        self.config.prometheus = None;
+        self
+    }
+
     /// Sets the OTLP export interval.
     pub fn export_interval(mut self, interval: Duration) -> Self {
         self.config.export_interval = interval;

@@ -419,6 +419,20 @@ impl TelemetryConfig {
                     "must be positive: a zero timeout disconnects every client",
                 ));
             }
+            let empty = match &prometheus.auth {
+                Some(BridgeAuth::Bearer(token)) => token.trim().is_empty(),
+                Some(BridgeAuth::Basic { user, password }) => {
+                    user.is_empty() || password.is_empty()
+                }
+                None => false,
+            };
+            if empty {
+                return Err(ConfigError::invalid(
+                    "prometheus.auth",
+                    "<redacted>",
+                    "empty credentials would let an empty Authorization header in: set a token (or a user and a password), or no auth",
+                ));
+            }
             if prometheus.max_header_bytes < 8192 {
                 return Err(ConfigError::invalid(
                     "prometheus.max_header_bytes",

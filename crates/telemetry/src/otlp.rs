@@ -137,6 +137,7 @@ pub(crate) fn http<B: WithExportConfig + WithHttpConfig>(
             reqwest::Certificate::from_pem(&pem).map_err(|e| build_error(config, &e))?;
         let client = reqwest::Client::builder()
             .add_root_certificate(certificate)
+            .timeout(config.timeout)
             .build()
             .map_err(|e| {
                 let cause = std::error::Error::source(&e)

@@ -673,6 +673,9 @@ fn env_credentials_apply_to_a_bridge_set_from_code() {
 
 #[test]
 fn bridge_limits_set_from_code_are_checked() {
+    const EMPTY_CREDENTIALS: &str = "invalid prometheus.auth=\"<redacted>\": empty credentials \
+         would let an empty Authorization header in: set a token (or a user and a password), or \
+         no auth";
     let addr = "127.0.0.1:0".parse().unwrap();
     let cases = [
         (
@@ -696,6 +699,25 @@ fn bridge_limits_set_from_code_are_checked() {
                 ..PrometheusConfig::new(addr)
             },
             "invalid prometheus.max_connections=\"0\": must be between 1 and 10000",
+        ),
+        // Empty credentials from code (an unset variable read with unwrap_or_default)
+        // would let `Authorization: Bearer` with nothing after it in.
+        (
+            PrometheusConfig {
+                auth: Some(telemetry::BridgeAuth::Bearer("  ".into())),
+                ..PrometheusConfig::new(addr)
+            },
+            EMPTY_CREDENTIALS,
+        ),
+        (
+            PrometheusConfig {
+                auth: Some(telemetry::BridgeAuth::Basic {
+                    user: String::new(),
+                    password: String::new(),
+                }),
+                ..PrometheusConfig::new(addr)
+            },
+            EMPTY_CREDENTIALS,
         ),
     ];
     for (prometheus, expected) in cases {
