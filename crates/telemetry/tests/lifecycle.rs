@@ -440,19 +440,24 @@ struct ObservedHistograms {
     by_kind: Histogram<f64, (Kind,)>,
 }
 
+/// A builder pushing to `receiver` with delta temporality, exporting only when flushed.
+fn delta_builder(name: &str, receiver: &Receiver) -> telemetry::TelemetryBuilder {
+    TelemetryClient::builder(name)
+        .otlp(OtlpConfig {
+            temporality: opentelemetry_sdk::metrics::Temporality::Delta,
+            ..OtlpConfig::grpc(format!("http://{}", receiver.addr))
+        })
+        .export_interval(Duration::from_secs(3600))
+}
+
 /// Two live copies on the bridge and over OTLP with delta temporality: the bridge shows the
 /// sum, and each delta is what was added since the last export, never negative (before the
 /// copies shared their cells, the bridge showed 10 and the deltas flip-flopped).
 #[test]
 fn copies_add_up_on_the_bridge_and_in_otlp_deltas() {
     let receiver = grpc_receiver();
-    let client = TelemetryClient::builder("copies")
+    let client = delta_builder("copies", &receiver)
         .prometheus("127.0.0.1:0".parse().unwrap())
-        .otlp(OtlpConfig {
-            temporality: opentelemetry_sdk::metrics::Temporality::Delta,
-            ..OtlpConfig::grpc(format!("http://{}", receiver.addr))
-        })
-        .export_interval(Duration::from_secs(3600))
         .build()
         .unwrap();
     let (a, b) = (
@@ -486,14 +491,7 @@ fn copies_add_up_on_the_bridge_and_in_otlp_deltas() {
 #[test]
 fn delta_intervals_free_the_sets_the_sdk_forgot() {
     let receiver = grpc_receiver();
-    let client = TelemetryClient::builder("delta")
-        .otlp(OtlpConfig {
-            temporality: opentelemetry_sdk::metrics::Temporality::Delta,
-            ..OtlpConfig::grpc(format!("http://{}", receiver.addr))
-        })
-        .export_interval(Duration::from_secs(3600))
-        .build()
-        .unwrap();
+    let client = delta_builder("delta", &receiver).build().unwrap();
     let labelled = LifecycleMetrics::new(&client).labelled;
     let limit = LifecycleMetrics::DEFINITIONS[4].cardinality_limit;
     let mut seen = Vec::new();
@@ -547,13 +545,8 @@ struct JobMetrics {
 #[test]
 fn deltas_never_go_negative_as_components_come_and_go() {
     let receiver = grpc_receiver();
-    let client = TelemetryClient::builder("churn")
+    let client = delta_builder("churn", &receiver)
         .prometheus("127.0.0.1:0".parse().unwrap())
-        .otlp(OtlpConfig {
-            temporality: opentelemetry_sdk::metrics::Temporality::Delta,
-            ..OtlpConfig::grpc(format!("http://{}", receiver.addr))
-        })
-        .export_interval(Duration::from_secs(3600))
         .series_retention(Duration::ZERO)
         .build()
         .unwrap();
